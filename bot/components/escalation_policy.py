@@ -1,0 +1,163 @@
+"""Rasa policy that decides when a person must take over.
+
+It hands off (predicts the handoff action) on:
+- an explicit request for a human (`human_request_intents`),
+- frustration at or over `frustration_threshold`: the message's own score (from the
+  FrustrationDetector) combined with conversation signals (the same message repeated, fallbacks
+  in a row),
+- `max_fallbacks` fallback or low-confidence turns in a row,
+- a completed triage form whose topic is in `handoff_topics`.
+
+Every user turn it also sets the `frustration` slot to the combined score and signals, so the
+transcript line and the agent see them. Its escalations are marked as "no user" predictions,
+like a form's own happy path, so that an explicit request for a person wins even while the
+triage form is active (RulePolicy predicts the active form with that mark; our priority is higher).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import InvalidConfigException
+
+from bot.frustration import FrustrationResult, score_conversation
+
+FALLBACK_INTENT = "nlu_fallback"
+PREVIOUS_MESSAGES_COMPARED = 10
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
+)
+class EscalationPolicy(Policy):
+    """Predicts the handoff action when the customer needs a person (see module docstring)."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "priority": 7,
+            "handoff_action": "action_handoff",
+            "human_request_intents": ["request_human"],
+            "frustration_threshold": 0.7,
+            "max_fallbacks": 2,
+            "low_confidence_threshold": 0.5,
+            "triage_form": "triage_form",
+            "handoff_topics": ["billing", "technical", "account", "order", "complaint"],
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Any = None,
+    ) -> None:
+        super().__init__(config, model_storage, resource, execution_context, featurizer)
+        for key in ("frustration_threshold", "low_confidence_threshold"):
+            if not 0.0 <= float(config[key]) <= 1.0:
+                raise InvalidConfigException(
+                    f"EscalationPolicy: '{key}' must be between 0 and 1, got {config[key]!r}"
+                )
+        if int(config["max_fallbacks"]) < 1:
+            raise InvalidConfigException(
+                f"EscalationPolicy: 'max_fallbacks' must be 1 or more, got {config['max_fallbacks']!r}"
+            )
+
+    def train(
+        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        action = self.config["handoff_action"]
+        if action not in domain.action_names_or_texts:
+            raise InvalidConfigException(
+                f"EscalationPolicy: 'handoff_action' {action!r} is not an action of the domain"
+            )
+        with self._model_storage.write_to(self._resource):
+            pass  # nothing to learn; the resource marks the policy as trained
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        events: list[SlotSet] = []
+        reason: str | None = None
+        if tracker.latest_action_name == ACTION_LISTEN_NAME and tracker.latest_message:
+            frustration = self._turn_frustration(tracker)
+            events.append(SlotSet("frustration", frustration.as_dict()))
+            reason = self._reason_after_user_turn(tracker, frustration)
+        elif self._triage_completed(tracker):
+            reason = "triage_complete"
+        if reason is None or tracker.get_slot("handoff_active"):
+            return self._prediction(probabilities, events=events)
+        probabilities[domain.index_for_action(self.config["handoff_action"])] = 1.0
+        return self._prediction(
+            probabilities,
+            events=events,
+            optional_events=[SlotSet("escalation_reason", reason)],
+            is_no_user_prediction=True,
+        )
+
+    def _user_turns(self, tracker: DialogueStateTracker) -> list[UserUttered]:
+        return [e for e in tracker.applied_events() if isinstance(e, UserUttered)]
+
+    def _is_fallback(self, message: UserUttered) -> bool:
+        intent = message.intent or {}
+        confidence = intent.get("confidence")
+        return intent.get("name") == FALLBACK_INTENT or (
+            confidence is not None and confidence < self.config["low_confidence_threshold"]
+        )
+
+    def _fallbacks_in_a_row(self, turns: list[UserUttered]) -> int:
+        count = 0
+        for message in reversed(turns):
+            if not self._is_fallback(message):
+                break
+            count += 1
+        return count
+
+    def _turn_frustration(self, tracker: DialogueStateTracker) -> FrustrationResult:
+        turns = self._user_turns(tracker)
+        latest = tracker.latest_message
+        own = (latest.parse_data or {}).get("frustration") or {}
+        message = FrustrationResult(float(own.get("score", 0.0)), tuple(own.get("signals", ())))
+        previous = [t.text or "" for t in turns[:-1][-PREVIOUS_MESSAGES_COMPARED:]]
+        return score_conversation(
+            message,
+            previous,
+            latest.text or "",
+            self._fallbacks_in_a_row(turns),
+            int(self.config["max_fallbacks"]),
+        )
+
+    def _reason_after_user_turn(
+        self, tracker: DialogueStateTracker, frustration: FrustrationResult
+    ) -> str | None:
+        if tracker.latest_message.intent.get("name") in self.config["human_request_intents"]:
+            return "human_request"
+        if frustration.score >= float(self.config["frustration_threshold"]):
+            return "frustration"
+        if self._fallbacks_in_a_row(self._user_turns(tracker)) >= int(self.config["max_fallbacks"]):
+            return "fallbacks"
+        return None
+
+    def _triage_completed(self, tracker: DialogueStateTracker) -> bool:
+        return (
+            tracker.latest_action_name == self.config["triage_form"]
+            and tracker.active_loop_name is None
+            and tracker.get_slot("topic") in self.config["handoff_topics"]
+        )
