@@ -37,6 +37,7 @@ run: $(MODEL) ## Start the bot and the action server on the embedded default (SQ
 
 validate: $(BOT_VENV)/.installed ## Check the bot's data, domain and config (clear errors)
 	$(RASA) data validate $(RASA_PROJECT) --data data --fail-on-warnings
+	$(BOT_BIN)/python -m actions.welcome_rules
 
 test-bot: validate $(MODEL) ## Validate the bot and run the test stories in tests/stories/
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core

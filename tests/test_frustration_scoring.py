@@ -58,7 +58,7 @@ def test_a_repeated_message_and_fallbacks_add_conversation_signals() -> None:
 
 
 def test_labelled_set_keeps_the_quality_reached() -> None:
-    """Floors are the figures reached when the scorer was tuned (scripts/evaluate_frustration.py)."""
+    """Floors: the figures reached when tuning the scorer (scripts/evaluate_frustration.py)."""
     result = evaluate()
     assert result.rows >= 300
     assert result.precision >= 0.99

@@ -6,7 +6,8 @@ It hands off (predicts the handoff action) on:
   FrustrationDetector) combined with conversation signals (the same message repeated, fallbacks
   in a row),
 - `max_fallbacks` fallback or low-confidence turns in a row,
-- a completed triage form whose topic is in `handoff_topics`.
+- a completed triage form whose topic is in `handoff_topics`; after the triage of any other
+  topic it predicts `self_service_action` instead, so all "after triage" decisions live here.
 
 Every user turn it also sets the `frustration` slot to the combined score and signals, so the
 transcript line and the agent see them. Its escalations are marked as "no user" predictions,
@@ -53,6 +54,7 @@ class EscalationPolicy(Policy):
             "low_confidence_threshold": 0.5,
             "triage_form": "triage_form",
             "handoff_topics": ["billing", "technical", "account", "order", "complaint"],
+            "self_service_action": "utter_triage_recorded",
         }
 
     def __init__(
@@ -71,17 +73,18 @@ class EscalationPolicy(Policy):
                 )
         if int(config["max_fallbacks"]) < 1:
             raise InvalidConfigException(
-                f"EscalationPolicy: 'max_fallbacks' must be 1 or more, got {config['max_fallbacks']!r}"
+                "EscalationPolicy: 'max_fallbacks' must be 1 or more, "
+                f"got {config['max_fallbacks']!r}"
             )
 
     def train(
         self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
     ) -> Resource:
-        action = self.config["handoff_action"]
-        if action not in domain.action_names_or_texts:
-            raise InvalidConfigException(
-                f"EscalationPolicy: 'handoff_action' {action!r} is not an action of the domain"
-            )
+        for key in ("handoff_action", "self_service_action"):
+            if self.config[key] not in domain.action_names_or_texts:
+                raise InvalidConfigException(
+                    f"EscalationPolicy: '{key}' {self.config[key]!r} is not an action of the domain"
+                )
         with self._model_storage.write_to(self._resource):
             pass  # nothing to learn; the resource marks the policy as trained
         return self._resource
@@ -101,15 +104,22 @@ class EscalationPolicy(Policy):
             events.append(SlotSet("frustration", frustration.as_dict()))
             reason = self._reason_after_user_turn(tracker, frustration)
         elif self._triage_completed(tracker):
+            if tracker.get_slot("topic") not in self.config["handoff_topics"]:
+                return self._certain(self.config["self_service_action"], domain, events)
             reason = "triage_complete"
         if reason is None or tracker.get_slot("handoff_active"):
             return self._prediction(probabilities, events=events)
-        probabilities[domain.index_for_action(self.config["handoff_action"])] = 1.0
+        return self._certain(
+            self.config["handoff_action"], domain, events, SlotSet("escalation_reason", reason)
+        )
+
+    def _certain(
+        self, action: str, domain: Domain, events: list[SlotSet], *optional: SlotSet
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        probabilities[domain.index_for_action(action)] = 1.0
         return self._prediction(
-            probabilities,
-            events=events,
-            optional_events=[SlotSet("escalation_reason", reason)],
-            is_no_user_prediction=True,
+            probabilities, events=events, optional_events=list(optional), is_no_user_prediction=True
         )
 
     def _user_turns(self, tracker: DialogueStateTracker) -> list[UserUttered]:
@@ -159,5 +169,4 @@ class EscalationPolicy(Policy):
         return (
             tracker.latest_action_name == self.config["triage_form"]
             and tracker.active_loop_name is None
-            and tracker.get_slot("topic") in self.config["handoff_topics"]
         )

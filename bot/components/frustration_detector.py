@@ -21,9 +21,7 @@ from bot.frustration import WEIGHTS, score_message
 FRUSTRATION_KEY = "frustration"
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class FrustrationDetector(GraphComponent):
     """Adds a 0..1 frustration score and its signals to each message.
 

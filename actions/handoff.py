@@ -1,0 +1,229 @@
+"""`action_handoff`: hand the conversation to a person and pause the bot.
+
+The request (triage slots, the policy's decision, the transcript) is committed to the durable
+outbox before the customer is told anything; the action server's `OutboxRelay` delivers it to the
+handoff service. The customer learns that a person takes over and when to expect the reply: within
+the priority's target while the team's schedule is open, otherwise when the team is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.business_hours import Schedule
+from actions.clients.handoff_intake import HandoffOutbox, HandoffSettings, outbox_for
+from actions.priority import HandoffDecision, Mode, Priority, Team, TriageFacts, decide
+from actions.transcript import (
+    build_transcript,
+    current_session,
+    iso_utc,
+    merge_frustration,
+    peak_frustration,
+)
+from actions.welcome_rules import (
+    CHANNEL_ALIASES,
+    WelcomeRulesError,
+    load_welcome_config_cached,
+    rules_path,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LANGUAGE = "en"
+WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+TEAM_NAMES = {
+    Team.BILLING: "billing",
+    Team.DEVICES: "device support",
+    Team.ACCOUNTS: "accounts",
+    Team.ORDERS: "orders",
+    Team.CARE: "customer care",
+}
+# Team -> queue name of the welcome rules file (bot/welcome.yml names queues after triage topics).
+TEAM_QUEUES = {
+    Team.BILLING: "billing",
+    Team.DEVICES: "technical",
+    Team.ACCOUNTS: "account",
+    Team.ORDERS: "order",
+    Team.CARE: "complaint",
+}
+NOT_QUEUED = (
+    "Sorry, I couldn't pass your conversation to our team just now. Please try again in a few"
+    " minutes."
+)
+EMERGENCY = "If anyone is in danger, please call your local emergency services now."
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _slot_text(tracker: Tracker, name: str) -> str | None:
+    value = tracker.get_slot(name)
+    return str(value) if value not in (None, "") else None
+
+
+def _channel(tracker: Tracker) -> str | None:
+    metadata = tracker.get_slot("session_started_metadata") or {}
+    channel = metadata.get("channel") or tracker.get_latest_input_channel()
+    return CHANNEL_ALIASES.get(channel, channel) if channel else None
+
+
+def _language(tracker: Tracker) -> str:
+    metadata = tracker.get_slot("session_started_metadata") or {}
+    return _slot_text(tracker, "language") or metadata.get("language") or DEFAULT_LANGUAGE
+
+
+def build_request(tracker: Tracker, now: datetime) -> tuple[dict[str, Any], HandoffDecision]:
+    """The handoff request body (see docs/handoff-intake.md) and the decision behind it."""
+    transcript = build_transcript(tracker.events)
+    session = build_transcript(current_session(tracker.events))
+    customer_words = [
+        line["text"]
+        for line in session
+        if line["author_type"] == "customer" and not line["payload"]
+    ]
+    frustration = merge_frustration(peak_frustration(session), tracker.get_slot("frustration"))
+    triage = {
+        name: _slot_text(tracker, name)
+        for name in ("topic", "description", "reference", "mode_preference", "device_name")
+    }
+    escalation_reason = _slot_text(tracker, "escalation_reason")
+    decision = decide(
+        TriageFacts(
+            topic=triage["topic"],
+            description="\n".join(filter(None, [triage["description"], *customer_words])),
+            mode_preference=triage["mode_preference"],
+            frustration_score=frustration["score"],
+            frustration_signals=tuple(frustration["signals"]),
+            escalation_reason=escalation_reason,
+            latest_intent=((tracker.latest_message or {}).get("intent") or {}).get("name"),
+            device_name=triage["device_name"],
+        )
+    )
+    body = {
+        "conversation_id": tracker.sender_id,
+        "channel": _channel(tracker),
+        "customer": {"id": tracker.sender_id, "language": _language(tracker)},
+        "triage": triage,
+        "priority": {
+            "level": int(decision.priority),
+            "name": decision.priority.name.lower(),
+            "first_response_minutes": decision.first_response_minutes,
+        },
+        "mode": decision.mode.value,
+        "team": decision.team.value,
+        "tags": list(decision.tags),
+        "reasons": list(decision.reasons),
+        "frustration": frustration,
+        "escalation_reason": escalation_reason,
+        "transcript": transcript,
+        "requested_at": iso_utc(now.timestamp()),
+    }
+    return body, decision
+
+
+def _when(opening: datetime, now: datetime) -> str:
+    """The opening as the customer reads it, e.g. "Monday at 08:00 (London time)"."""
+    days = (opening.date() - now.astimezone(opening.tzinfo).date()).days
+    if days == 0:
+        day = "today"
+    elif days == 1:
+        day = "tomorrow"
+    elif days < len(WEEK_DAYS):
+        day = WEEK_DAYS[opening.weekday()]
+    else:
+        day = f"on {opening.day} {opening:%B}"
+    zone = str(opening.tzinfo)
+    place = zone.rsplit("/", 1)[-1].replace("_", " ") + " time" if "/" in zone else zone
+    return f"{day} at {opening:%H:%M} ({place})"
+
+
+def handoff_message(decision: HandoffDecision, schedule: Schedule | None, now: datetime) -> str:
+    """What the customer is told: a person takes over, and when the reply comes."""
+    team = TEAM_NAMES[decision.team]
+    parts = []
+    if decision.priority is Priority.URGENT and decision.team is not Team.ACCOUNTS:
+        parts.append(EMERGENCY)
+    parts.append(f"I'm handing you over to a person from our {team} team.")
+    if schedule is None:
+        parts.append("We'll reply here as soon as someone is available — you don't need to stay.")
+    elif schedule.is_open(now):
+        reply = f"They'll reply here within about {decision.first_response_minutes} minutes."
+        if decision.mode is Mode.ASYNC:
+            reply += " You don't need to stay: you can leave and we'll answer in this chat."
+        parts.append(reply)
+    else:
+        holiday = schedule.holiday_name(now)
+        offline = f"Our team is off today for {holiday}" if holiday else "Our team is offline now"
+        opening = schedule.next_open(now)
+        back = f" and back {_when(opening, now)}" if opening else ""
+        parts.append(f"{offline}{back}; we'll reply here — you don't need to stay.")
+    return " ".join(parts)
+
+
+class ActionHandoff(Action):
+    """Queue the conversation for a person, tell the customer, pause the bot.
+
+    `outbox`, `clock` and `rules_file` are for tests; by default the outbox is the process-wide
+    one of HANDOFF_OUTBOX_PATH (shared with the relay that actions/server.py runs) and the rules
+    file is WELCOME_RULES_PATH or bot/welcome.yml, all resolved when the action runs.
+    """
+
+    def __init__(
+        self,
+        outbox: HandoffOutbox | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        rules_file: Path | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self._clock = clock
+        self._rules_file = rules_file
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        now = self._clock()
+        body, decision = build_request(tracker, now)
+        outbox = self._outbox or outbox_for(HandoffSettings.from_env().outbox_path)
+        try:
+            key = await outbox.enqueue(body)
+        except (sqlite3.Error, OSError):
+            logger.exception("could not queue the handoff of %s", tracker.sender_id)
+            dispatcher.utter_message(text=NOT_QUEUED, author_type="bot")
+            return []
+        logger.info(
+            "handoff %s queued: %s, %s, %s priority",
+            key,
+            tracker.sender_id,
+            decision.team.value,
+            decision.priority.name.lower(),
+        )
+        text = handoff_message(decision, self._schedule(decision.team), now)
+        dispatcher.utter_message(text=text, author_type="bot")
+        events: list[EventType] = [SlotSet("handoff_active", True)]
+        if tracker.active_loop_name:
+            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        return [*events, ConversationPaused()]
+
+    def _schedule(self, team: Team) -> Schedule | None:
+        """The team's schedule, or None when the rules file cannot be read (the handoff itself
+        does not depend on it)."""
+        try:
+            config = load_welcome_config_cached(self._rules_file or rules_path())
+        except WelcomeRulesError:
+            logger.exception("welcome rules unreadable; not promising a reply time")
+            return None
+        return config.schedule_for(TEAM_QUEUES[team])

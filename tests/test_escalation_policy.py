@@ -1,0 +1,152 @@
+"""When the escalation policy hands off, and what it records on every turn."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import InvalidConfigException
+
+from bot.components.escalation_policy import EscalationPolicy
+from bot.frustration import score_message
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(ROOT / "bot/domain")
+
+
+def make_policy(tmp_path: Path, **overrides: Any) -> EscalationPolicy:
+    config = {**EscalationPolicy.get_default_config(), **overrides}
+    return EscalationPolicy.create(
+        config,
+        LocalModelStorage(tmp_path),
+        Resource("escalation"),
+        ExecutionContext(GraphSchema({}), "test"),
+    )
+
+
+def said(text: str, intent: str = "inform", confidence: float = 0.95) -> list[Event]:
+    """A user turn as the NLU pipeline (FrustrationDetector included) leaves it."""
+    parse_data = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "entities": [],
+        "frustration": score_message(text).as_dict(),
+    }
+    return [
+        ActionExecuted("action_listen"),
+        UserUttered(text, parse_data["intent"], [], parse_data),
+    ]
+
+
+def tracker_of(
+    domain: Domain, *turns: list[Event], extra: list[Event] = ()
+) -> DialogueStateTracker:
+    events = [event for turn in turns for event in turn] + list(extra)
+    return DialogueStateTracker.from_events("customer-1", events, domain.slots)
+
+
+def handoff_reason(policy: EscalationPolicy, tracker: DialogueStateTracker, domain: Domain):
+    prediction = policy.predict_action_probabilities(tracker, domain)
+    best = domain.action_names_or_texts[prediction.max_confidence_index]
+    if best != "action_handoff":
+        return None, prediction
+    (reason_event,) = prediction.optional_events
+    return reason_event.value, prediction
+
+
+def test_an_explicit_request_for_a_person_hands_off_at_once(tmp_path, domain) -> None:
+    tracker = tracker_of(domain, said("can I talk to a human please", "request_human"))
+    reason, prediction = handoff_reason(make_policy(tmp_path), tracker, domain)
+    assert reason == "human_request"
+    assert prediction.is_no_user_prediction  # wins over an active form's happy path
+
+
+def test_a_calm_message_continues_with_the_bot_but_its_score_is_recorded(tmp_path, domain) -> None:
+    tracker = tracker_of(domain, said("my thermostat is offline since this morning"))
+    reason, prediction = handoff_reason(make_policy(tmp_path), tracker, domain)
+    assert reason is None
+    assert prediction.events == [SlotSet("frustration", {"score": 0.0, "signals": []})]
+
+
+def test_frustration_over_the_threshold_hands_off(tmp_path, domain) -> None:
+    angry = "THIS IS THE THIRD TIME I ASK, your app is useless!!!"
+    reason, prediction = handoff_reason(
+        make_policy(tmp_path), tracker_of(domain, said(angry)), domain
+    )
+    assert reason == "frustration"
+    (slot,) = prediction.events
+    assert slot.value["score"] >= 0.7 and "shouting" in slot.value["signals"]
+
+
+def test_the_threshold_is_tunable(tmp_path, domain) -> None:
+    tracker = tracker_of(domain, said("honestly this is ridiculous"))
+    assert handoff_reason(make_policy(tmp_path), tracker, domain)[0] is None
+    strict = make_policy(tmp_path, frustration_threshold=0.5)
+    assert handoff_reason(strict, tracker, domain)[0] == "frustration"
+
+
+def test_the_same_message_repeated_adds_to_frustration(tmp_path, domain) -> None:
+    tracker = tracker_of(
+        domain,
+        said("where is my parcel, it's late"),
+        said("where is my parcel, it's late"),
+    )
+    _, prediction = handoff_reason(make_policy(tmp_path), tracker, domain)
+    assert "repeated_message" in prediction.events[0].value["signals"]
+
+
+def test_two_fallbacks_in_a_row_hand_off_but_one_does_not(tmp_path, domain) -> None:
+    policy = make_policy(tmp_path)
+    one = tracker_of(domain, said("blorp the flux", "nlu_fallback", 0.2))
+    assert handoff_reason(policy, one, domain)[0] is None
+    two = tracker_of(
+        domain, said("blorp the flux", "nlu_fallback", 0.2), said("zzz qq", "nlu_fallback", 0.1)
+    )
+    assert handoff_reason(policy, two, domain)[0] == "fallbacks"
+
+
+def test_a_low_confidence_turn_counts_like_a_fallback(tmp_path, domain) -> None:
+    tracker = tracker_of(
+        domain,
+        said("hmm maybe the thing", "inform", 0.45),
+        said("erm the other one", "inform", 0.3),
+    )
+    assert handoff_reason(make_policy(tmp_path), tracker, domain)[0] == "fallbacks"
+
+
+@pytest.mark.parametrize(
+    ("topic", "next_action"), [("billing", "action_handoff"), ("other", "utter_triage_recorded")]
+)
+def test_completed_triage_hands_off_only_for_topics_that_need_a_person(
+    tmp_path, domain, topic, next_action
+) -> None:
+    form_done = [SlotSet("topic", topic), ActionExecuted("triage_form"), ActiveLoop(None)]
+    tracker = tracker_of(domain, said("I was charged twice", "billing_problem"), extra=form_done)
+    prediction = make_policy(tmp_path).predict_action_probabilities(tracker, domain)
+    assert prediction.max_confidence == 1.0
+    assert domain.action_names_or_texts[prediction.max_confidence_index] == next_action
+
+
+def test_no_second_handoff_while_a_person_owns_the_conversation(tmp_path, domain) -> None:
+    tracker = tracker_of(
+        domain, said("agent please", "request_human"), extra=[SlotSet("handoff_active", True)]
+    )
+    assert handoff_reason(make_policy(tmp_path), tracker, domain)[0] is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"frustration_threshold": 1.5}, {"max_fallbacks": 0}, {"low_confidence_threshold": -1}],
+)
+def test_bad_settings_are_refused_with_the_setting_named(tmp_path, overrides) -> None:
+    with pytest.raises(InvalidConfigException, match=next(iter(overrides))):
+        make_policy(tmp_path, **overrides)
