@@ -194,7 +194,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         rf"(?:it'?s|it has) been (?:over |more than )?(?:an? |{_NUMBER} )?{_DURATION}",
         r"day \d+",
         r"since (?:\d|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-        r"yesterday|last|the \d)",
+        r"the \d)",
         r"on hold",
         r"no (?:reply|response|answer|update|call)s?",
         r"never (?:got|heard|received) (?:back|a reply|a response|an answer|anything)",

@@ -31,7 +31,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import InvalidConfigException
 
-from bot.frustration import FrustrationResult, score_conversation
+from bot.frustration import FrustrationResult, score_conversation, score_message
 
 FALLBACK_INTENT = "nlu_fallback"
 PREVIOUS_MESSAGES_COMPARED = 10
@@ -143,13 +143,19 @@ class EscalationPolicy(Policy):
     def _turn_frustration(self, tracker: DialogueStateTracker) -> FrustrationResult:
         turns = self._user_turns(tracker)
         latest = tracker.latest_message
-        own = (latest.parse_data or {}).get("frustration") or {}
-        message = FrustrationResult(float(own.get("score", 0.0)), tuple(own.get("signals", ())))
+        text = latest.text or ""
+        own = (latest.parse_data or {}).get("frustration")
+        if own is not None:
+            message = FrustrationResult(float(own["score"]), tuple(own["signals"]))
+        elif text.startswith("/"):  # a button payload
+            message = FrustrationResult(0.0, ())
+        else:  # not parsed by the pipeline (HTTP API, Rasa's test harness): score it here
+            message = score_message(text)
         previous = [t.text or "" for t in turns[:-1][-PREVIOUS_MESSAGES_COMPARED:]]
         return score_conversation(
             message,
             previous,
-            latest.text or "",
+            text,
             self._fallbacks_in_a_row(turns),
             int(self.config["max_fallbacks"]),
         )

@@ -22,7 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.clients.handoff_intake import INTAKE_PATH, HandoffOutbox
 from actions.handoff import ActionHandoff
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SATURDAY_NOON = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 T0 = SATURDAY_NOON.timestamp() - 120
 

@@ -15,7 +15,7 @@ from rasa.shared.exceptions import InvalidConfigException
 from bot.components.escalation_policy import EscalationPolicy
 from bot.frustration import score_message
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
