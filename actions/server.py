@@ -42,7 +42,7 @@ def create_app() -> Sanic:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the Lumen Home action server.")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--host", default=os.environ.get("SANIC_HOST", "0.0.0.0"))
+    parser.add_argument("--host", default=os.environ.get("SANIC_HOST", "127.0.0.1"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # One worker: the relay is the only sender of this process's outbox file.

@@ -1,0 +1,31 @@
+"""`python -m handoff`: migrate, then serve on HANDOFF_HOST:HANDOFF_PORT in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from handoff.app import create_app
+from handoff.db import create_engine
+from handoff.migrate import upgrade
+from handoff.settings import Settings
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env().validated()
+    asyncio.run(_migrate(settings))
+    app = create_app(settings)
+    app.run(host=settings.host, port=settings.port, single_process=True, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""HTTP routes, one module per area; handlers parse and answer, services do the work."""
+
+from __future__ import annotations
+
+from sanic import Blueprint
+
+from handoff.api import auth, conversations, directory, intake, live, meta
+
+
+def blueprints() -> list[Blueprint]:
+    return [intake.bp, auth.bp, conversations.bp, directory.bp, live.bp, meta.bp]

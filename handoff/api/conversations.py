@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from sanic import Blueprint, Request, json
+from sanic.response import HTTPResponse
+
+from handoff.api.guard import body, requires
+from handoff.errors import Invalid
+from handoff.repositories import QueueFilter
+from handoff.roles import Role
+from handoff.services.conversations import Transfer
+from handoff.states import Status
+
+bp = Blueprint("conversations", url_prefix="/api/v1")
+LISTABLE = (Status.QUEUED, Status.ASSIGNED)
+
+
+@bp.get("/queue")
+@requires(Role.AGENT)
+async def queue(request: Request) -> HTTPResponse:
+    status = request.args.get("status", Status.QUEUED.value)
+    if status not in {s.value for s in LISTABLE}:
+        raise Invalid("status must be queued or assigned.")
+    mode = request.args.get("mode")
+    if mode not in (None, "sync", "async"):
+        raise Invalid("mode must be sync or async.")
+    where = QueueFilter(Status(status), request.args.get("team"), mode)
+    return json({"conversations": await request.app.ctx.conversations.queue(where)})
+
+
+@bp.get("/conversations/<conversation_id:str>")
+@requires(Role.AGENT)
+async def detail(request: Request, conversation_id: str) -> HTTPResponse:
+    return json(await request.app.ctx.conversations.detail(conversation_id))
+
+
+@bp.post("/conversations/<conversation_id:str>/claim")
+@requires(Role.AGENT)
+async def claim(request: Request, conversation_id: str) -> HTTPResponse:
+    return json(await request.app.ctx.conversations.claim(conversation_id, request.ctx.agent))
+
+
+@bp.post("/conversations/<conversation_id:str>/messages")
+@requires(Role.AGENT)
+async def reply(request: Request, conversation_id: str) -> HTTPResponse:
+    data = body(request, required=("text",))
+    service = request.app.ctx.conversations
+    return json(await service.reply(conversation_id, request.ctx.agent, data["text"]), status=201)
+
+
+@bp.post("/conversations/<conversation_id:str>/notes")
+@requires(Role.AGENT)
+async def note(request: Request, conversation_id: str) -> HTTPResponse:
+    data = body(request, required=("text",))
+    service = request.app.ctx.conversations
+    return json(
+        await service.add_note(conversation_id, request.ctx.agent, data["text"]), status=201
+    )
+
+
+@bp.post("/conversations/<conversation_id:str>/transfer")
+@requires(Role.AGENT)
+async def transfer(request: Request, conversation_id: str) -> HTTPResponse:
+    data = body(request)
+    fields = {name: data.get(name) for name in ("agent_id", "team", "note")}
+    if not all(value is None or isinstance(value, str) for value in fields.values()):
+        raise Invalid("agent_id, team and note must be strings.")
+    service = request.app.ctx.conversations
+    return json(await service.transfer(conversation_id, request.ctx.agent, Transfer(**fields)))
+
+
+@bp.post("/conversations/<conversation_id:str>/release")
+@requires(Role.AGENT)
+async def release(request: Request, conversation_id: str) -> HTTPResponse:
+    return json(await request.app.ctx.conversations.release(conversation_id, request.ctx.agent))
+
+
+@bp.post("/conversations/<conversation_id:str>/resolve")
+@requires(Role.AGENT)
+async def resolve(request: Request, conversation_id: str) -> HTTPResponse:
+    return json(await request.app.ctx.conversations.resolve(conversation_id, request.ctx.agent))
+
+
+@bp.post("/conversations/<conversation_id:str>/return-to-bot")
+@requires(Role.AGENT)
+async def return_to_bot(request: Request, conversation_id: str) -> HTTPResponse:
+    service = request.app.ctx.conversations
+    return json(await service.return_to_bot(conversation_id, request.ctx.agent))

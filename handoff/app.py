@@ -1,0 +1,120 @@
+"""The app factory: `sanic handoff.app:create_app --factory` (or `python -m handoff`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+import aiohttp
+from sanic import Request, Sanic, json
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse
+
+from handoff.api import blueprints
+from handoff.api.meta import CONSOLE_DIR, load_openapi
+from handoff.db import create_engine, session_factory
+from handoff.delivery import DeliveryClient
+from handoff.errors import ServiceError
+from handoff.http import RetryPolicy
+from handoff.ingest.runner import start_source, stop_source
+from handoff.ingest.sink import EventSink
+from handoff.live import LocalBroadcaster
+from handoff.rasa_client import RasaClient
+from handoff.services.auth import AuthService
+from handoff.services.conversations import ConversationService
+from handoff.services.intake import IntakeService
+from handoff.settings import Settings
+from handoff.sla import run_monitor
+
+logger = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "invalid",
+}
+
+
+def create_app(settings: Settings | None = None) -> Sanic:
+    settings = (settings or Settings.from_env()).validated()
+    app = Sanic("handoff")
+    app.config.REQUEST_MAX_SIZE = settings.request_max_size
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+    app.ctx.live = LocalBroadcaster()
+    for blueprint in blueprints():
+        app.blueprint(blueprint)
+    app.static("/console", CONSOLE_DIR, name="console", directory_handler=None)
+    app.error_handler.add(ServiceError, service_error)
+    app.error_handler.add(SanicException, http_error)
+    app.error_handler.add(Exception, http_error)
+    app.register_listener(start, "before_server_start")
+    app.register_listener(started, "after_server_start")
+    app.register_listener(stop, "after_server_stop")
+    return app
+
+
+async def start(app: Sanic) -> None:
+    settings: Settings = app.ctx.settings
+    app.ctx.openapi = load_openapi()
+    app.ctx.engine = create_engine(settings.database_url)
+    app.ctx.sessions = sessions = session_factory(app.ctx.engine)
+    app.ctx.http = aiohttp.ClientSession()
+    policy = RetryPolicy(settings.http_retries, settings.http_backoff_seconds)
+    live = app.ctx.live
+    app.ctx.auth = AuthService(sessions, timedelta(minutes=settings.session_ttl_minutes))
+    app.ctx.intake = IntakeService(sessions, live)
+    app.ctx.conversations = ConversationService(
+        sessions,
+        live,
+        DeliveryClient(app.ctx.http, settings.delivery_url, settings.delivery_token, policy),
+        RasaClient(app.ctx.http, settings.rasa_url, settings.rasa_token, policy),
+    )
+    app.ctx.sink = EventSink(sessions, live)
+
+
+async def started(app: Sanic) -> None:
+    settings: Settings = app.ctx.settings
+    app.ctx.sla_task = asyncio.ensure_future(
+        run_monitor(
+            app.ctx.sessions,
+            app.ctx.live,
+            timedelta(minutes=settings.sla_warning_minutes),
+            settings.sla_check_seconds,
+        )
+    )
+    if settings.event_source is not None:
+        await start_source(app)
+
+
+async def stop(app: Sanic) -> None:
+    await stop_source(app)  # finishes the batch in hand while the engine is still there
+    app.ctx.sla_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app.ctx.sla_task  # let it give its connection back before the engine goes
+    await app.ctx.http.close()
+    await app.ctx.engine.dispose()
+
+
+def error_body(status: int, code: str, message: str) -> HTTPResponse:
+    return json({"error": code, "message": message}, status=status)
+
+
+async def service_error(request: Request, error: ServiceError) -> HTTPResponse:
+    return error_body(error.status, error.code, error.message)
+
+
+async def http_error(request: Request, error: Exception) -> HTTPResponse:
+    status = error.status_code if isinstance(error, SanicException) else 500
+    if status >= 500:
+        logger.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
+        return error_body(status, "server_error", "Something went wrong on our side.")
+    message = str(error) or HTTP_CODES.get(status, "error")
+    return error_body(status, HTTP_CODES.get(status, "error"), message)

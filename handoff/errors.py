@@ -1,0 +1,44 @@
+"""Service errors: each becomes a JSON `{"error", "message"}` answer with its HTTP status."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class BadRequest(ServiceError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ServiceError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ServiceError):
+    status, code = 409, "conflict"
+
+
+class Invalid(ServiceError):
+    status, code = 422, "invalid"
+
+
+class Upstream(ServiceError):
+    """A service we depend on (Rasa) failed; nothing was changed here."""
+
+    status, code = 502, "upstream_error"

@@ -1,0 +1,68 @@
+"""POST with retries: 5xx answers and connection errors are retried with exponential backoff;
+any other answer is returned to the caller as it is."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any  # the JSON body, or the text when it is not JSON
+
+
+class Unreachable(Exception):
+    """Every attempt failed with a 5xx or a connection error; the message says the last one."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    backoff_seconds: float = 0.5
+
+    def delay(self, attempt: int) -> float:
+        return self.backoff_seconds * 2 ** (attempt - 1)
+
+
+async def post(
+    http: aiohttp.ClientSession,
+    url: str,
+    payload: Any,
+    policy: RetryPolicy,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+) -> Answer:
+    last = ""
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            async with http.post(
+                url, json=payload, headers=headers, params=params, timeout=TIMEOUT
+            ) as response:
+                body = await _body(response)
+                if response.status < 500:
+                    return Answer(response.status, body)
+                last = f"HTTP {response.status}"
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            last = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        logger.warning("POST %s failed (attempt %d/%d): %s", url, attempt, policy.attempts, last)
+        if attempt < policy.attempts:
+            await asyncio.sleep(policy.delay(attempt))
+    raise Unreachable(last)
+
+
+async def _body(response: aiohttp.ClientResponse) -> Any:
+    text = await response.text()
+    try:
+        return await response.json(content_type=None) if text else None
+    except ValueError:
+        return text

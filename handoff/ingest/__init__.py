@@ -1,0 +1,1 @@
+"""Ingestion of Rasa's event stream: sources (`sources/`) -> `mapping` (pure) -> `sink` (store)."""

@@ -1,0 +1,114 @@
+"""Sources of Rasa's event stream: what they share and how one is chosen.
+
+A source reads the events Rasa's event broker publishes (`{"sender_id": …, **event.as_dict()}`)
+and hands them, in order and in batches, to an `EventSink`. It acknowledges a batch (advances
+its cursor, acks its messages) only after `EventSink.store` returned: delivery is at least
+once, and the sink makes repeated delivery harmless. Transient failures (broker or database
+down, a locked SQLite file) are logged and retried with backoff; a source only ends when
+`stop()` is called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+class EventSink(Protocol):
+    """Where sources put events (`handoff.ingest.sink.EventSink`)."""
+
+    async def store(self, events: list[Event], cursor: tuple[str, str] | None = None) -> None:
+        """Store a batch idempotently, with the source's new cursor, in one transaction."""
+
+    async def cursor(self, source: str) -> str | None:
+        """The cursor stored for `source`, or None before its first batch."""
+
+
+class EventSource(Protocol):
+    """A running connection to the event stream."""
+
+    name: str
+
+    async def run(self) -> None:
+        """Deliver events to the sink until `stop()` is called."""
+
+    def stop(self) -> None:
+        """Ask `run()` to return after the batch in hand is stored (or given back)."""
+
+
+class Backoff:
+    """Exponential delays between retries (initial, 2·initial, … up to maximum), and whether a
+    failure is worth a warning: the first of a streak and every tenth, so a source that waits
+    for hours (for Rasa's first event, for a broker) does not flood the log."""
+
+    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
+        self._initial = initial
+        self._maximum = maximum
+        self._next = initial
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self._maximum)
+        self.failures += 1
+        return delay
+
+    @property
+    def log_level(self) -> int:
+        """The level for the failure about to be counted by `next_delay`."""
+        return logging.WARNING if self.failures % 10 == 0 else logging.DEBUG
+
+    def reset(self) -> None:
+        self._next = self._initial
+        self.failures = 0
+
+
+def parse_event(raw: str | bytes, sender_id: str | None = None) -> Event | None:
+    """Decode one published event; None (and an error log) if it is not a JSON object.
+
+    `sender_id` fills the event's sender when the payload lacks it (the SQL broker also keeps
+    it in a column of its own).
+    """
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        event = None
+    if not isinstance(event, dict):
+        logger.error("Skipping an event that is not a JSON object: %.200r", raw)
+        return None
+    if sender_id is not None:
+        event.setdefault("sender_id", sender_id)
+    return event
+
+
+async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep for `seconds`, or less if `stopping` is set meanwhile."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+
+
+def create_source(kind: str, url: str, sink: EventSink) -> EventSource:
+    """The source for the `EVENT_SOURCE` setting, already split into kind and URL.
+
+    - `sql`: a SQLAlchemy URL of Rasa's SQL event broker database (`sqlite:///…`,
+      `postgresql://…`), whose `events` table is tailed.
+    - `amqp`: an `amqp(s)://` RabbitMQ URL; optional query parameters `exchange` (default
+      `rasa-exchange`), `queue` (default `handoff-service`) and `prefetch` (default 100).
+    """
+    # Imported here: the modules import this one, and aio-pika is needed only for `amqp`.
+    if kind == "sql":
+        from handoff.ingest.sources.sql_tail import SqlTailSource
+
+        return SqlTailSource(url, sink)
+    if kind == "amqp":
+        from handoff.ingest.sources.amqp import AmqpSource
+
+        return AmqpSource.from_url(url, sink)
+    raise ValueError(f"Unknown event source kind {kind!r}: expected 'sql' or 'amqp'")

@@ -1,0 +1,282 @@
+"""Queries and statements of the handoff store, on a caller's session (the caller owns the
+transaction). Conditional UPDATEs return whether they matched, so the database decides races."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from handoff.db import insert_for
+from handoff.ingest.mapping import Line
+from handoff.models import (
+    Agent,
+    AgentSession,
+    AgentTeam,
+    Assignment,
+    Conversation,
+    IngestCursor,
+    Message,
+    Note,
+    Team,
+    new_id,
+    utc_now,
+)
+from handoff.states import Status
+
+
+def status_in(statuses: Iterable[Status]) -> ColumnElement[bool]:
+    return Conversation.status.in_([status.value for status in statuses])
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: Status = Status.QUEUED
+    team: str | None = None
+    mode: str | None = None
+
+
+class Conversations:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, conversation_pk: str) -> Conversation | None:
+        return await self.session.get(Conversation, conversation_pk, populate_existing=True)
+
+    async def by_rasa_id(self, conversation_id: str) -> Conversation | None:
+        query = select(Conversation).where(Conversation.conversation_id == conversation_id)
+        return (await self.session.scalars(query.execution_options(populate_existing=True))).first()
+
+    async def ensure(self, conversation_id: str, channel: str | None, at: datetime) -> str:
+        """The id of the conversation with this Rasa id, created (status bot) if new."""
+        statement = (
+            insert_for(self.session, Conversation)
+            .values(
+                id=new_id(),
+                conversation_id=conversation_id,
+                channel=channel,
+                customer_id=conversation_id,
+                status=Status.BOT.value,
+                created_at=at,
+                updated_at=at,
+            )
+            .on_conflict_do_nothing(index_elements=["conversation_id"])
+        )
+        await self.session.execute(statement)
+        query = select(Conversation.id).where(Conversation.conversation_id == conversation_id)
+        return (await self.session.execute(query)).scalar_one()
+
+    async def update_where(self, conversation_pk: str, *conditions: Any, **values: Any) -> bool:
+        """Apply `values` (and bump the version) if the row still matches `conditions`."""
+        statement = (
+            update(Conversation)
+            .where(Conversation.id == conversation_pk, *conditions)
+            .values(version=Conversation.version + 1, updated_at=utc_now(), **values)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).rowcount == 1
+
+    async def queue(self, where: QueueFilter) -> Sequence[Conversation]:
+        query = select(Conversation).where(Conversation.status == where.status.value)
+        if where.team:
+            query = query.where(Conversation.team == where.team)
+        if where.mode:
+            query = query.where(Conversation.mode == where.mode)
+        query = query.order_by(
+            Conversation.priority_level,
+            Conversation.sla_due_at.is_(None),
+            Conversation.sla_due_at,
+            Conversation.queued_at,
+            Conversation.id,
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def due_for_sla(self, until: datetime) -> Sequence[Conversation]:
+        """Conversations without a first response whose SLA is due by `until`, not yet flagged."""
+        query = select(Conversation).where(
+            Conversation.status.in_([Status.QUEUED.value, Status.ASSIGNED.value]),
+            Conversation.first_response_at.is_(None),
+            Conversation.sla_due_at.is_not(None),
+            Conversation.sla_due_at <= until,
+            Conversation.sla_breached_at.is_(None),
+        )
+        return (await self.session.scalars(query)).all()
+
+
+class Messages:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_line(self, conversation_pk: str, line: Line, **extra: Any) -> str | None:
+        """Insert the line unless its dedupe key is already in the conversation; the new id."""
+        frustration = line.frustration
+        statement = (
+            insert_for(self.session, Message)
+            .values(
+                id=extra.pop("id", None) or new_id(),
+                conversation_id=conversation_pk,
+                dedupe_key=line.dedupe_key,
+                author_type=line.author_type,
+                author_name=line.author_name,
+                text=line.text,
+                attachments=line.attachments,
+                channel_message_id=line.channel_message_id,
+                intent=line.intent,
+                frustration_score=frustration.score if frustration else None,
+                frustration_signals=list(frustration.signals) if frustration else [],
+                created_at=line.created_at,
+                **extra,
+            )
+            .on_conflict_do_nothing(index_elements=["conversation_id", "dedupe_key"])
+            .returning(Message.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def get(self, message_id: str) -> Message | None:
+        return await self.session.get(Message, message_id, populate_existing=True)
+
+    async def of(self, conversation_pk: str) -> Sequence[Message]:
+        query = (
+            select(Message)
+            .where(Message.conversation_id == conversation_pk)
+            .order_by(Message.created_at, Message.id)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def latest_customer(self, conversation_pk: str, at: datetime) -> Message | None:
+        query = (
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_pk,
+                Message.author_type == "customer",
+                Message.created_at <= at,
+            )
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(query)).first()
+
+    async def latest_of(self, conversation_pks: Iterable[str]) -> dict[str, Message]:
+        ids = list(conversation_pks)
+        if not ids:
+            return {}
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=Message.conversation_id,
+                order_by=(Message.created_at.desc(), Message.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = select(Message.id, rank).where(Message.conversation_id.in_(ids)).subquery()
+        query = select(Message).join(ranked, ranked.c.id == Message.id).where(ranked.c.rank == 1)
+        return {message.conversation_id: message for message in await self.session.scalars(query)}
+
+    async def update(self, message_id: str, **values: Any) -> None:
+        await self.session.execute(update(Message).where(Message.id == message_id).values(**values))
+
+
+class Agents:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, agent_id: str) -> Agent | None:
+        return await self.session.get(Agent, agent_id)
+
+    async def by_email(self, email: str) -> Agent | None:
+        query = select(Agent).where(func.lower(Agent.email) == email.strip().lower())
+        return (await self.session.scalars(query)).first()
+
+    async def names(self, agent_ids: Iterable[str | None]) -> dict[str, str]:
+        ids = {agent_id for agent_id in agent_ids if agent_id}
+        if not ids:
+            return {}
+        rows = await self.session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(ids)))
+        return dict(rows.tuples().all())
+
+    async def active(self) -> Sequence[Agent]:
+        query = select(Agent).where(Agent.active.is_(True)).order_by(Agent.name, Agent.id)
+        return (await self.session.scalars(query)).all()
+
+    async def teams_of(self, agent_ids: Iterable[str]) -> dict[str, list[str]]:
+        ids = list(agent_ids)
+        rows = await self.session.execute(
+            select(AgentTeam.agent_id, AgentTeam.team_id)
+            .where(AgentTeam.agent_id.in_(ids))
+            .order_by(AgentTeam.team_id)
+        )
+        teams: dict[str, list[str]] = {agent_id: [] for agent_id in ids}
+        for agent_id, team_id in rows.tuples():
+            teams[agent_id].append(team_id)
+        return teams
+
+    async def all_teams(self) -> Sequence[Team]:
+        return (await self.session.scalars(select(Team).order_by(Team.id))).all()
+
+    async def team(self, team_id: str) -> Team | None:
+        return await self.session.get(Team, team_id)
+
+
+class Sessions:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, token_hash: str) -> AgentSession | None:
+        return await self.session.get(AgentSession, token_hash)
+
+    async def remove(self, token_hash: str) -> None:
+        await self.session.execute(
+            delete(AgentSession).where(AgentSession.token_hash == token_hash)
+        )
+
+
+class History:
+    """Assignment history and notes."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def record(self, conversation_pk: str, action: str, **values: Any) -> None:
+        self.session.add(Assignment(conversation_id=conversation_pk, action=action, **values))
+
+    async def of(self, conversation_pk: str) -> Sequence[Assignment]:
+        query = (
+            select(Assignment)
+            .where(Assignment.conversation_id == conversation_pk)
+            .order_by(Assignment.id)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def notes(self, conversation_pk: str) -> Sequence[Note]:
+        query = (
+            select(Note)
+            .where(Note.conversation_id == conversation_pk)
+            .order_by(Note.created_at, Note.id)
+        )
+        return (await self.session.scalars(query)).all()
+
+
+class Cursors:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, source: str) -> str | None:
+        return await self.session.scalar(
+            select(IngestCursor.position).where(IngestCursor.source == source)
+        )
+
+    async def put(self, source: str, position: str) -> None:
+        now = utc_now()
+        statement = insert_for(self.session, IngestCursor).values(
+            source=source, position=position, updated_at=now
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["source"], set_={"position": position, "updated_at": now}
+            )
+        )

@@ -1,0 +1,1 @@
+"""The service layer: one module per area, each owning its transactions."""

@@ -1,0 +1,276 @@
+"""What agents do with conversations: queue, claim, reply, notes, transfer, release, resolve,
+return to bot. Every state change is one conditional UPDATE (status for claims, the version
+counter otherwise), so concurrent agents and several service instances cannot both win."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handoff import views
+from handoff.delivery import Delivery, DeliveryClient
+from handoff.errors import Conflict, Forbidden, Invalid, Upstream
+from handoff.ingest.mapping import Line, handoff_key
+from handoff.live import Broadcaster
+from handoff.models import Conversation, Note, new_id, utc_now
+from handoff.rasa_client import RasaClient, RasaError
+from handoff.repositories import Agents, Conversations, History, Messages, QueueFilter, status_in
+from handoff.roles import Role
+from handoff.services.auth import Principal
+from handoff.services.views import (
+    conversation_views,
+    load_conversation,
+    load_detail,
+    load_row,
+    message_event,
+)
+from handoff.states import Action, Status, allowed, transition
+
+MAX_TEXT = 4000
+
+
+def checked_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("text must be a non-empty string.", "invalid_text")
+    if len(value) > MAX_TEXT:
+        raise Invalid(f"text is longer than {MAX_TEXT} characters.", "text_too_long")
+    return value
+
+
+@dataclass(frozen=True)
+class Transfer:
+    agent_id: str | None = None
+    team: str | None = None
+    note: str | None = None
+
+
+class ConversationService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        live: Broadcaster,
+        delivery: DeliveryClient,
+        rasa: RasaClient,
+    ) -> None:
+        self.sessions = sessions
+        self.live = live
+        self.delivery = delivery
+        self.rasa = rasa
+
+    async def queue(self, where: QueueFilter) -> list[views.JSON]:
+        async with self.sessions() as session:
+            return await conversation_views(session, await Conversations(session).queue(where))
+
+    async def detail(self, conversation_pk: str) -> views.JSON:
+        async with self.sessions() as session:
+            return await load_detail(session, conversation_pk)
+
+    async def claim(self, conversation_pk: str, agent: Principal) -> views.JSON:
+        step = transition(Action.CLAIM)
+        async with self.sessions.begin() as session:
+            won = await Conversations(session).update_where(
+                conversation_pk,
+                status_in(step.sources),
+                status=step.target.value,
+                assigned_agent_id=agent.id,
+                assigned_at=utc_now(),
+            )
+            if not won:
+                row = await load_row(session, conversation_pk)
+                if row.status == Status.ASSIGNED.value:
+                    owner = (await Agents(session).names([row.assigned_agent_id])).get(
+                        row.assigned_agent_id or "", "another agent"
+                    )
+                    raise Conflict(f"Already claimed by {owner}.", "already_claimed")
+                raise _wrong_state(row, Action.CLAIM)
+            History(session).record(
+                conversation_pk, Action.CLAIM.value, to_agent_id=agent.id, by_agent_id=agent.id
+            )
+        return await self._announce("conversation.claimed", conversation_pk)
+
+    async def reply(self, conversation_pk: str, agent: Principal, text: Any) -> views.JSON:
+        """Store the agent's line, then deliver it; the answer carries the delivery status."""
+        text = checked_text(text)
+        message_id = new_id()
+        async with self.sessions.begin() as session:
+            conversations = Conversations(session)
+            row = await load_row(session, conversation_pk)
+            if row.status != Status.ASSIGNED.value:
+                raise Conflict(
+                    f"The conversation is {row.status}; claim it before replying.",
+                    "not_assigned",
+                )
+            if row.assigned_agent_id != agent.id:
+                raise Forbidden("Only the agent who owns the conversation can reply.", "not_owner")
+            now = utc_now()
+            owned = await conversations.update_where(
+                conversation_pk,
+                Conversation.version == row.version,
+                first_response_at=row.first_response_at or now,
+            )
+            if not owned:
+                raise Conflict("The conversation changed meanwhile; reload it.", "changed")
+            line = Line(
+                conversation_id=row.conversation_id,
+                dedupe_key=handoff_key(message_id),
+                author_type="agent",
+                author_name=agent.name,
+                text=text,
+                created_at=now,
+            )
+            await Messages(session).add_line(
+                conversation_pk,
+                line,
+                id=message_id,
+                author_agent_id=agent.id,
+                delivery_status="pending",
+            )
+            delivery = Delivery(
+                row.conversation_id, row.channel, message_id, "agent", agent.name, text
+            )
+        await self._publish_message(message_id)
+        result = await self.delivery.deliver(delivery)
+        async with self.sessions.begin() as session:
+            await Messages(session).update(
+                message_id,
+                delivery_status=result.status,
+                delivery_error=result.error,
+                channel_message_id=result.channel_message_id,
+            )
+            stored = await Messages(session).get(message_id)
+            assert stored is not None
+            return views.message(stored)
+
+    async def add_note(self, conversation_pk: str, agent: Principal, text: Any) -> views.JSON:
+        text = checked_text(text)
+        async with self.sessions.begin() as session:
+            await load_row(session, conversation_pk)
+            note = Note(conversation_id=conversation_pk, agent_id=agent.id, text=text)
+            session.add(note)
+            await session.flush()
+            return views.note(note, {agent.id: agent.name})
+
+    async def transfer(
+        self, conversation_pk: str, actor: Principal, transfer: Transfer
+    ) -> views.JSON:
+        if (transfer.agent_id is None) == (transfer.team is None):
+            raise Invalid("Give either agent_id or team.", "agent_or_team")
+        note = checked_text(transfer.note) if transfer.note is not None else None
+        async with self.sessions.begin() as session:
+            agents = Agents(session)
+            if transfer.agent_id is not None:
+                target = await agents.get(transfer.agent_id)
+                if target is None or not target.active:
+                    raise Invalid(f"No active agent {transfer.agent_id!r}.", "unknown_agent")
+                action = Action.TRANSFER_AGENT
+                values: dict[str, Any] = {
+                    "assigned_agent_id": target.id,
+                    "assigned_at": utc_now(),
+                }
+            else:
+                if await agents.team(str(transfer.team)) is None:
+                    raise Invalid(f"No team {transfer.team!r}.", "unknown_team")
+                action = Action.TRANSFER_TEAM
+                values = {"team": transfer.team, "assigned_agent_id": None, "assigned_at": None}
+            row = await self._change(session, conversation_pk, actor, action, **values)
+            History(session).record(
+                conversation_pk,
+                action.value,
+                from_agent_id=row.assigned_agent_id,
+                to_agent_id=transfer.agent_id,
+                by_agent_id=actor.id,
+                team=transfer.team,
+                note=note,
+            )
+            if note:
+                session.add(Note(conversation_id=conversation_pk, agent_id=actor.id, text=note))
+        return await self._announce("conversation.updated", conversation_pk)
+
+    async def release(self, conversation_pk: str, actor: Principal) -> views.JSON:
+        return await self._simple(
+            conversation_pk, actor, Action.RELEASE, assigned_agent_id=None, assigned_at=None
+        )
+
+    async def resolve(self, conversation_pk: str, actor: Principal) -> views.JSON:
+        return await self._simple(conversation_pk, actor, Action.RESOLVE, resolved_at=utc_now())
+
+    async def return_to_bot(self, conversation_pk: str, actor: Principal) -> views.JSON:
+        """Resume the bot in Rasa first: if Rasa refuses, nothing changes here."""
+        async with self.sessions() as session:
+            row = await load_row(session, conversation_pk)
+            _check(row, actor, Action.RETURN_TO_BOT)
+        try:
+            await self.rasa.return_to_bot(row.conversation_id)
+        except RasaError as error:
+            raise Upstream(str(error), "rasa_unavailable") from None
+        return await self._simple(
+            conversation_pk,
+            actor,
+            Action.RETURN_TO_BOT,
+            returned_to_bot_at=utc_now(),
+            assigned_agent_id=None,
+        )
+
+    async def _simple(
+        self, conversation_pk: str, actor: Principal, action: Action, **values: Any
+    ) -> views.JSON:
+        async with self.sessions.begin() as session:
+            row = await self._change(session, conversation_pk, actor, action, **values)
+            History(session).record(
+                conversation_pk,
+                action.value,
+                from_agent_id=row.assigned_agent_id,
+                by_agent_id=actor.id,
+            )
+        return await self._announce("conversation.updated", conversation_pk)
+
+    async def _change(
+        self,
+        session: AsyncSession,
+        conversation_pk: str,
+        actor: Principal,
+        action: Action,
+        **values: Any,
+    ) -> Conversation:
+        """Check and apply `action`; the row as it was before."""
+        row = await load_row(session, conversation_pk)
+        _check(row, actor, action)
+        step = transition(action)
+        changed = await Conversations(session).update_where(
+            conversation_pk,
+            Conversation.version == row.version,
+            status=step.target.value,
+            **values,
+        )
+        if not changed:
+            raise Conflict("The conversation changed meanwhile; reload it.", "changed")
+        return row
+
+    async def _announce(self, kind: str, conversation_pk: str) -> views.JSON:
+        async with self.sessions() as session:
+            view = await load_conversation(session, conversation_pk)
+        await self.live.publish({"type": kind, "conversation": view})
+        return view
+
+    async def _publish_message(self, message_id: str) -> None:
+        async with self.sessions() as session:
+            event = await message_event(session, message_id)
+        await self.live.publish(event)
+
+
+def _check(row: Conversation, actor: Principal, action: Action) -> None:
+    """409 when the state does not allow `action`; 403 when the actor is neither the owner nor a
+    supervisor."""
+    if not allowed(action, Status(row.status)):
+        raise _wrong_state(row, action)
+    if row.assigned_agent_id != actor.id and not actor.role.at_least(Role.SUPERVISOR):
+        raise Forbidden(
+            "Only the agent who owns the conversation or a supervisor can do this.", "not_owner"
+        )
+
+
+def _wrong_state(row: Conversation, action: Action) -> Conflict:
+    verb = action.value.replace("_", " ")
+    return Conflict(f"Cannot {verb} a conversation that is {row.status}.", "invalid_state")

@@ -1,0 +1,141 @@
+"""Typed settings read from the environment and validated once, in the app factory.
+
+Secrets with an empty or placeholder value are refused unless HANDOFF_ENV=dev, where a dev
+default is used and logged, so a forgotten `.env` never ships a guessable token.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/handoff.sqlite3"
+PLACEHOLDERS = frozenset(
+    {"", "change-me", "changeme", "change_me", "secret", "token", "placeholder", "xxx", "todo"}
+)
+DEV_SECRETS = {"api_token": "dev-handoff-token", "delivery_token": "dev-delivery-token"}
+EVENT_SOURCE_KINDS = ("sql", "amqp")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """Where Rasa's events come from: `sql:<sqlalchemy url>` or an `amqp(s)://` broker URL."""
+
+    kind: str
+    url: str
+
+    @classmethod
+    def parse(cls, value: str) -> EventSource:
+        scheme = urlsplit(value).scheme
+        if scheme in ("amqp", "amqps"):
+            return cls("amqp", value)
+        if scheme == "sql" and value.startswith("sql:") and len(value) > len("sql:"):
+            return cls("sql", resolve_sqlite_path(value[len("sql:") :]))
+        raise SettingsError(
+            f"EVENT_SOURCE {value!r}: expected 'sql:<database url>' or 'amqp://user:pass@host/'"
+        )
+
+
+def resolve_sqlite_path(url: str) -> str:
+    """A relative SQLite path is taken relative to the repository root, whatever the cwd."""
+    prefix, sep, path = url.partition(":///")
+    if (
+        not sep
+        or not prefix.startswith("sqlite")
+        or path.startswith("/")
+        or path in ("", ":memory:")
+    ):
+        return url
+    return f"{prefix}:///{REPO_ROOT / path}"
+
+
+def async_database_url(url: str) -> str:
+    """`url` with this service's async driver (aiosqlite, asyncpg), SQLite paths resolved."""
+    scheme, sep, rest = url.partition("://")
+    dialect = scheme.partition("+")[0]
+    drivers = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+    if not sep or dialect not in drivers:
+        raise SettingsError(f"DATABASE_URL {url!r}: expected a sqlite:// or postgresql:// URL")
+    return resolve_sqlite_path(f"{drivers[dialect]}://{rest}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    api_token: str = ""
+    session_ttl_minutes: int = 12 * 60
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str | None = None
+    delivery_url: str = "http://127.0.0.1:5005"
+    delivery_token: str = ""
+    sla_warning_minutes: int = 2
+    sla_check_seconds: float = 15.0
+    event_source: EventSource | None = None
+    env: str = "production"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    request_max_size: int = 1024 * 1024
+    http_retries: int = 3
+    http_backoff_seconds: float = 0.5
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        source = env.get("EVENT_SOURCE", "").strip()
+        return cls(
+            database_url=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            api_token=env.get("HANDOFF_API_TOKEN", ""),
+            session_ttl_minutes=_int(env, "SESSION_TTL_MINUTES", 12 * 60),
+            rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005"),
+            rasa_token=env.get("RASA_TOKEN") or None,
+            delivery_url=env.get("DELIVERY_URL", "http://127.0.0.1:5005"),
+            delivery_token=env.get("DELIVERY_TOKEN", ""),
+            sla_warning_minutes=_int(env, "SLA_WARNING_MINUTES", 2),
+            event_source=EventSource.parse(source) if source else None,
+            env=env.get("HANDOFF_ENV", "production"),
+            host=env.get("HANDOFF_HOST", "127.0.0.1"),
+            port=_int(env, "HANDOFF_PORT", 8000),
+        )
+
+    def validated(self) -> Settings:
+        """These settings checked, with dev defaults filled in when HANDOFF_ENV=dev."""
+        changes: dict[str, str] = {}
+        for name, env_name in (
+            ("api_token", "HANDOFF_API_TOKEN"),
+            ("delivery_token", "DELIVERY_TOKEN"),
+        ):
+            value = getattr(self, name)
+            if value.strip().lower() not in PLACEHOLDERS:
+                continue
+            if self.env != "dev":
+                raise SettingsError(
+                    f"{env_name} is empty or a placeholder ({value!r}); set a random secret"
+                    " (or HANDOFF_ENV=dev for local development)"
+                )
+            changes[name] = DEV_SECRETS[name]
+            logger.warning("HANDOFF_ENV=dev: %s uses the dev default %r", env_name, changes[name])
+        for name in ("session_ttl_minutes", "sla_warning_minutes", "port"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name.upper()} must be a positive number")
+        return replace(self, database_url=async_database_url(self.database_url), **changes)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
