@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON310 ?= $(shell bash scripts/find-python310.sh)
 BOT_VENV := .venv-bot
 BOT_BIN := $(BOT_VENV)/bin
+HANDOFF_VENV := .venv-handoff
+HANDOFF_BIN := $(HANDOFF_VENV)/bin
 RASA := PYTHONPATH=$(CURDIR) $(BOT_BIN)/rasa
 MODEL := models/care.tar.gz
 BOT_SOURCES := bot/config.yml bot/frustration.py $(shell find bot/domain bot/components data -name '*.yml' -o -name '*.py')
@@ -13,12 +15,13 @@ RASA_PROJECT := --config bot/config.yml --domain bot/domain
 export RASA_TELEMETRY_ENABLED := false
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export RASA_TRACKER_DB ?= $(CURDIR)/var/rasa-tracker.sqlite3
+export RASA_EVENTS_DB ?= $(CURDIR)/var/rasa-events.sqlite3
 export HANDOFF_OUTBOX_PATH ?= $(CURDIR)/var/handoff-outbox.sqlite3
 
-.PHONY: help run train test test-fast test-bot validate lint format clean
+.PHONY: help run train test test-fast test-bot test-handoff validate lint format clean browser
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(BOT_VENV)/.installed: pyproject.toml
 	@test -x $(BOT_BIN)/python || $(PYTHON310) -m venv $(BOT_VENV)
@@ -26,13 +29,24 @@ $(BOT_VENV)/.installed: pyproject.toml
 	$(BOT_BIN)/pip install --quiet -e ".[bot,dev]"
 	@touch $@
 
+$(HANDOFF_VENV)/.installed: pyproject.toml
+	@test -x $(HANDOFF_BIN)/python || $(PYTHON310) -m venv $(HANDOFF_VENV)
+	$(HANDOFF_BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(HANDOFF_BIN)/pip install --quiet -e ".[handoff,handoff-test,dev]"
+	@touch $@
+
+browser: ## Install Debian's headless Chromium and its driver for the console's browser tests
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; }
+
 $(MODEL): $(BOT_VENV)/.installed $(BOT_SOURCES)
 	$(RASA) train $(RASA_PROJECT) --data data --out models --fixed-model-name care
 	@touch $@
 
 train: $(MODEL) ## Train the bot if data, domain or config changed since the last model
 
-run: $(MODEL) ## Start the bot and the action server on the embedded default (SQLite)
+run: $(MODEL) $(HANDOFF_VENV)/.installed ## Start everything on the embedded default (SQLite, no other server)
 	@bash scripts/run.sh
 
 validate: $(BOT_VENV)/.installed ## Check the bot's data, domain and config (clear errors)
@@ -42,11 +56,15 @@ validate: $(BOT_VENV)/.installed ## Check the bot's data, domain and config (cle
 test-bot: validate $(MODEL) ## Validate the bot and run the test stories in tests/stories/
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
 
-test-fast: $(BOT_VENV)/.installed ## Unit and integration tests that need no trained model
-	$(BOT_BIN)/pytest -m "not slow"
+test-fast: $(BOT_VENV)/.installed $(HANDOFF_VENV)/.installed ## Tests not marked slow (no model, no browser)
+	$(BOT_BIN)/pytest tests/bot -m "not slow"
+	$(HANDOFF_BIN)/pytest tests/handoff -m "not slow"
 
-test: lint test-bot ## Everything: lint, bot validation, test stories, all pytest tiers
-	$(BOT_BIN)/pytest
+test-handoff: $(HANDOFF_VENV)/.installed browser ## The handoff service's tests, browser included
+	$(HANDOFF_BIN)/pytest tests/handoff
+
+test: lint test-bot test-handoff ## Everything: lint, bot validation and stories, all pytest tiers, browser
+	$(BOT_BIN)/pytest tests/bot tests/e2e
 
 lint: $(BOT_VENV)/.installed ## ruff lint and format check
 	$(BOT_BIN)/ruff check .

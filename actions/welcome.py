@@ -166,7 +166,7 @@ class ActionWelcome(_WelcomeAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         config = self._config()
-        if config is None:
+        if config is None or _welcomed_this_session(tracker):
             return []
         audience = self._audience(tracker, config)
         updates = self._send_welcome(dispatcher, config, audience)
@@ -175,6 +175,17 @@ class ActionWelcome(_WelcomeAction):
                 text=config.greeting_again(audience.language), author_type="bot"
             )
         return [SlotSet(name, value) for name, value in updates.items()]
+
+
+def _welcomed_this_session(tracker: Tracker) -> bool:
+    """The greeting opened this session and the session start already answered it."""
+    session: list[dict[str, Any]] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        session.append(event)
+    kinds = [event.get("event") for event in reversed(session)]
+    return kinds.count("user") == 1 and "bot" in kinds[: kinds.index("user")]
 
 
 def _send(dispatcher: CollectingDispatcher, message: WelcomeMessage, channel: str) -> None:

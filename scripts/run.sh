@@ -1,12 +1,37 @@
 #!/usr/bin/env bash
-# Starts the product on its embedded default (SQLite, no other server) and stops it on Ctrl-C.
-# Called by `make run` after the environments exist and the model is trained.
+# Starts the whole product on its embedded default (SQLite files in var/, no other server) and
+# stops it on Ctrl-C. Called by `make run` once the environments exist and the model is trained.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+export HANDOFF_PORT="${HANDOFF_PORT:-8000}"
+
+# Secrets shared by the processes: made once, kept in var/ (never committed).
+if [ ! -f var/secrets.env ]; then
+  umask 077
+  {
+    echo "HANDOFF_API_TOKEN=$(openssl rand -hex 24)"
+    echo "DELIVERY_TOKEN=$(openssl rand -hex 24)"
+  } > var/secrets.env
+fi
+set -a
+# shellcheck disable=SC1091
+source var/secrets.env
+set +a
+export HANDOFF_URL="http://127.0.0.1:${HANDOFF_PORT}"
+export ACTION_ENDPOINT_URL="http://127.0.0.1:${ACTIONS_PORT}/webhook"
+export RASA_URL="http://127.0.0.1:${RASA_PORT}"
+export DATABASE_URL="${DATABASE_URL:-sqlite:///$PWD/var/handoff.sqlite3}"
+export EVENT_SOURCE="${EVENT_SOURCE:-sql:sqlite:///$RASA_EVENTS_DB}"
+
+# Demo agents on first run; their passwords are printed once by the CLI, so keep them.
+if [ ! -f var/demo-logins.txt ]; then
+  .venv-handoff/bin/python -m handoff.cli migrate
+  .venv-handoff/bin/python -m handoff.cli seed-demo > var/demo-logins.txt
+fi
 
 pids=()
 stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -14,18 +39,23 @@ trap stop EXIT INT TERM
 
 .venv-bot/bin/python -m actions.server --port "$ACTIONS_PORT" &
 pids+=($!)
-.venv-bot/bin/rasa run --model models/care.tar.gz --port "$RASA_PORT" --enable-api --cors "*" \
-  --credentials bot/credentials.yml --endpoints bot/endpoints.yml &
+.venv-handoff/bin/python -m handoff &
+pids+=($!)
+.venv-bot/bin/rasa run --model models/care.tar.gz --interface 127.0.0.1 --port "$RASA_PORT" \
+  --enable-api --cors "*" --credentials bot/credentials.yml --endpoints bot/endpoints.yml &
 pids+=($!)
 
 cat <<MSG
 
-  Lumen Home care is starting (embedded default: SQLite in var/, no other server).
+  Lumen Home care is starting (embedded default: SQLite files in var/, no other server).
+    Agent console:            http://127.0.0.1:${HANDOFF_PORT}/
+    Handoff API (OpenAPI):    http://127.0.0.1:${HANDOFF_PORT}/api/openapi.json
     Bot (Rasa REST channel):  http://127.0.0.1:${RASA_PORT}/webhooks/rest/webhook
-    Rasa HTTP API:            http://127.0.0.1:${RASA_PORT}/status
     Action server:            http://127.0.0.1:${ACTIONS_PORT}/health
-  Try it:  curl -s -XPOST localhost:${RASA_PORT}/webhooks/rest/webhook \\
-             -d '{"sender": "demo", "message": "hi"}'
+  Log in to the console with one of these demo accounts (var/demo-logins.txt):
+$(sed 's/^/    /' var/demo-logins.txt)
+  Talk to the bot as a customer:
+    curl -s localhost:${RASA_PORT}/webhooks/rest/webhook -d '{"sender": "demo", "message": "agent please"}'
   Stop with Ctrl-C.
 
 MSG

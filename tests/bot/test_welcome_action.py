@@ -281,3 +281,22 @@ async def test_greeting_after_a_recent_welcome_gets_a_short_reply(rules_file, ma
         ("Hallo nochmal!", "bot")
     ]
     assert events == []
+
+
+async def test_a_greeting_that_opened_the_session_is_not_answered_twice(rules_file):
+    """The session start already sent the welcome for this "hi": no "Hi again!" on top."""
+    events = [
+        {"event": "session_started"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "bot", "text": "Welcome to Lumen Home support!", "metadata": {}},
+        {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}},
+    ]
+    tracker = Tracker.from_dict(
+        {"sender_id": "customer-1", "slots": {}, "latest_message": events[-1]["parse_data"],
+         "events": events, "paused": False, "active_loop": {},
+         "latest_action_name": "action_listen"}
+    )  # fmt: skip
+    dispatcher = CollectingDispatcher()
+    action = ActionWelcome(clock=lambda: WED_NOON, rules=rules_file)
+    assert await action.run(dispatcher, tracker, {}) == []
+    assert dispatcher.messages == []
