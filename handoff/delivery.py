@@ -33,14 +33,18 @@ class DeliveryClient:
         self, http: aiohttp.ClientSession, url: str, token: str, policy: RetryPolicy
     ) -> None:
         self.http = http
-        self.url = url.rstrip("/") + "/handoff/deliver"
+        self.base_url = url.rstrip("/")
         self.token = token
         self.policy = policy
 
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        """Send through the channel's own deliver endpoint, `/webhooks/<channel>/deliver`."""
+        if not delivery.channel:
+            return DeliveryResult("failed", error="The conversation has no known channel.")
         headers = {"Authorization": f"Bearer {self.token}"}
+        url = f"{self.base_url}/webhooks/{delivery.channel}/deliver"
         try:
-            answer = await post(self.http, self.url, asdict(delivery), self.policy, headers)
+            answer = await post(self.http, url, asdict(delivery), self.policy, headers)
         except Unreachable as error:
             return DeliveryResult("failed", error=f"The channel could not be reached ({error}).")
         body: Any = answer.body if isinstance(answer.body, dict) else {}

@@ -68,7 +68,7 @@ async def test_reply_is_stored_then_delivered(
         assert message["delivery_error"] == error
         assert len(connector.requests) == attempts
         request = connector.requests[0]
-        assert (request.method, request.path) == ("POST", "/handoff/deliver")
+        assert (request.method, request.path) == ("POST", "/webhooks/webchat/deliver")
         assert request.headers["Authorization"] == f"Bearer {DELIVERY_TOKEN}"
         assert request.body == {
             "conversation_id": conversation["conversation_id"],

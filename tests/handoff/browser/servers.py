@@ -60,7 +60,7 @@ class DeliveryEndpoint:
 
     async def _start(self) -> str:
         app = web.Application()
-        app.router.add_post("/handoff/deliver", self._deliver)
+        app.router.add_post("/webhooks/{channel}/deliver", self._deliver)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -1,0 +1,1 @@
+"""Channel connectors: Rasa input channels plus outbound clients for each messaging channel."""

@@ -1,0 +1,1 @@
+"""Helpers shared by every channel connector (signatures, idempotency, delivery, markers)."""

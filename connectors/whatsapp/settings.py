@@ -1,0 +1,56 @@
+"""The `connectors.whatsapp.WhatsAppInput` section of credentials.yml, checked once at startup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rasa.shared.exceptions import RasaException
+
+from connectors.common.deliver import DEFAULT_BRAND
+from connectors.common.markers import DEFAULT_BOT_MARKER
+from connectors.whatsapp.client import DEFAULT_GRAPH_URL
+
+REQUIRED_KEYS = ("verify_token", "app_secret", "access_token", "phone_number_id", "deliver_token")
+DEFAULT_STATE_PATH = Path("var/connectors.sqlite3")
+
+
+class WhatsAppConfigError(RasaException):
+    """credentials.yml lacks something the WhatsApp connector needs."""
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    verify_token: str
+    app_secret: str
+    access_token: str
+    phone_number_id: str
+    deliver_token: str
+    graph_url: str = DEFAULT_GRAPH_URL
+    bot_marker: str = DEFAULT_BOT_MARKER
+    template_name: str | None = None
+    template_language: str = "en"
+    state_path: Path = DEFAULT_STATE_PATH
+    brand: str = DEFAULT_BRAND
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WhatsAppSettings:
+        credentials = credentials or {}
+        for key in REQUIRED_KEYS:
+            value = credentials.get(key)
+            if value is None or not str(value).strip():
+                raise WhatsAppConfigError(
+                    f"The WhatsApp channel needs '{key}' in credentials.yml "
+                    f"(under connectors.whatsapp.WhatsAppInput), e.g. from an environment variable."
+                )
+        optional = {
+            key: credentials[key]
+            for key in ("graph_url", "template_name", "template_language", "brand")
+            if credentials.get(key)
+        }
+        if credentials.get("bot_marker") is not None:  # "" turns the marker off
+            optional["bot_marker"] = str(credentials["bot_marker"])
+        if credentials.get("state_path"):
+            optional["state_path"] = Path(credentials["state_path"])
+        return cls(**{key: str(credentials[key]) for key in REQUIRED_KEYS}, **optional)

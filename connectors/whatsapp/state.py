@@ -1,0 +1,108 @@
+"""The WhatsApp connector's own state, in the same SQLite file as SeenMessages.
+
+- when each customer last wrote (the 24-hour customer service window),
+- delivery statuses of messages we sent (`StatusSink`; the lead connects it to the handoff service),
+- deliveries already made for handoff message ids (a retried deliver call is not sent twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from typing import Protocol
+
+from connectors.common import sqlite
+from connectors.whatsapp.parsing import StatusUpdate
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS whatsapp_last_inbound (
+        wa_id TEXT PRIMARY KEY, at REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS whatsapp_statuses (
+        message_id TEXT NOT NULL, status TEXT NOT NULL, recipient_id TEXT,
+        timestamp REAL NOT NULL, error_code INTEGER, error_title TEXT,
+        PRIMARY KEY (message_id, status))""",
+    """CREATE TABLE IF NOT EXISTS whatsapp_deliveries (
+        handoff_message_id TEXT PRIMARY KEY, channel_message_id TEXT NOT NULL,
+        delivered_at REAL NOT NULL)""",
+)
+# Meta does not guarantee the order of status webhooks; equal timestamps sort by progress.
+_PROGRESS = {"sent": 0, "delivered": 1, "read": 2, "failed": 3}
+
+
+class StatusSink(Protocol):
+    async def record(self, update: StatusUpdate) -> None: ...
+
+
+class WhatsAppState:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    async def _run(self, sql: str, params: tuple = ()) -> list[tuple]:
+        def work(conn: sqlite3.Connection) -> list[tuple]:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            return conn.execute(sql, params).fetchall()
+
+        return await sqlite.run(self.path, work)
+
+    async def record_inbound(self, wa_id: str, at: float) -> None:
+        await self._run(
+            "INSERT INTO whatsapp_last_inbound (wa_id, at) VALUES (?, ?) "
+            "ON CONFLICT (wa_id) DO UPDATE SET at = max(at, excluded.at)",
+            (wa_id, at),
+        )
+
+    async def last_inbound(self, wa_id: str) -> float | None:
+        rows = await self._run("SELECT at FROM whatsapp_last_inbound WHERE wa_id = ?", (wa_id,))
+        return rows[0][0] if rows else None
+
+    async def record(self, update: StatusUpdate) -> None:
+        """`StatusSink`: keeps each status of a message once (Meta retries webhooks)."""
+        if update.status == "failed":
+            logger.warning(
+                "WhatsApp message %s failed: %s %s",
+                update.message_id,
+                update.error_code,
+                update.error_title,
+            )
+        else:
+            logger.info("WhatsApp message %s %s", update.message_id, update.status)
+        await self._run(
+            "INSERT OR IGNORE INTO whatsapp_statuses (message_id, status, recipient_id, "
+            "timestamp, error_code, error_title) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                update.message_id,
+                update.status,
+                update.recipient_id,
+                update.timestamp,
+                update.error_code,
+                update.error_title,
+            ),
+        )
+
+    async def statuses_for(self, message_id: str) -> list[StatusUpdate]:
+        """Every status seen for a message we sent, oldest first (the last one is the latest)."""
+        rows = await self._run(
+            "SELECT message_id, status, recipient_id, timestamp, error_code, error_title "
+            "FROM whatsapp_statuses WHERE message_id = ?",
+            (message_id,),
+        )
+        updates = [StatusUpdate(*row) for row in rows]
+        return sorted(updates, key=lambda u: (u.timestamp, _PROGRESS.get(u.status, 9)))
+
+    async def delivered(self, handoff_message_id: str) -> str | None:
+        rows = await self._run(
+            "SELECT channel_message_id FROM whatsapp_deliveries WHERE handoff_message_id = ?",
+            (handoff_message_id,),
+        )
+        return rows[0][0] if rows else None
+
+    async def record_delivery(self, handoff_message_id: str, channel_message_id: str) -> None:
+        await self._run(
+            "INSERT OR IGNORE INTO whatsapp_deliveries VALUES (?, ?, ?)",
+            (handoff_message_id, channel_message_id, time.time()),
+        )
