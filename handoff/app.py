@@ -76,6 +76,7 @@ async def start(app: Sanic) -> None:
         live,
         DeliveryClient(app.ctx.http, settings.delivery_url, settings.delivery_token, policy),
         RasaClient(app.ctx.http, settings.rasa_url, settings.rasa_token, policy),
+        brand=settings.brand_name,
     )
     app.ctx.sink = EventSink(sessions, live)
 

@@ -11,6 +11,8 @@ from handoff.http import RetryPolicy, Unreachable, post
 RESUME_EVENTS = [
     {"event": "resume"},
     {"event": "slot", "name": "handoff_active", "value": False},
+    # The paused turn ended without action_listen; the bot's rules need it.
+    {"event": "action", "name": "action_listen"},
 ]
 
 

@@ -88,6 +88,7 @@ class Settings:
     request_max_size: int = 1024 * 1024
     http_retries: int = 3
     http_backoff_seconds: float = 0.5
+    brand_name: str = "Lumen Home"  # how notices to customers name the company
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +107,7 @@ class Settings:
             env=env.get("HANDOFF_ENV", "production"),
             host=env.get("HANDOFF_HOST", "127.0.0.1"),
             port=_int(env, "HANDOFF_PORT", 8000),
+            brand_name=env.get("BRAND_NAME", "").strip() or "Lumen Home",
         )
 
     def validated(self) -> Settings:

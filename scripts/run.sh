@@ -9,18 +9,26 @@ RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
 export HANDOFF_PORT="${HANDOFF_PORT:-8000}"
 
-# Secrets shared by the processes: made once, kept in var/ (never committed).
-if [ ! -f var/secrets.env ]; then
+# Local secrets shared by the processes: made once, kept in var/ (never committed). Values
+# already in the environment (real channel credentials) win over them.
+(
   umask 077
-  {
-    echo "HANDOFF_API_TOKEN=$(openssl rand -hex 24)"
-    echo "DELIVERY_TOKEN=$(openssl rand -hex 24)"
-  } > var/secrets.env
+  touch var/secrets.env
+  for name in HANDOFF_API_TOKEN DELIVERY_TOKEN WHATSAPP_VERIFY_TOKEN WHATSAPP_APP_SECRET \
+    WHATSAPP_ACCESS_TOKEN MESSENGER_VERIFY_TOKEN MESSENGER_APP_SECRET MESSENGER_PAGE_ACCESS_TOKEN; do
+    grep -q "^$name=" var/secrets.env || echo "$name=$(openssl rand -hex 24)" >> var/secrets.env
+  done
+)
+while IFS='=' read -r name value; do
+  [ -n "${!name:-}" ] || export "$name=$value"
+done < var/secrets.env
+SIMULATOR_PORT="${SIMULATOR_PORT:-5077}"
+export WHATSAPP_PHONE_NUMBER_ID="${WHATSAPP_PHONE_NUMBER_ID:-100200300400500}"
+export CONNECTORS_STATE_DB="${CONNECTORS_STATE_DB:-$PWD/var/connectors.sqlite3}"
+if [ -z "${GRAPH_API_URL:-}" ]; then  # no real Graph API configured: use the channel simulator
+  export GRAPH_API_URL="http://127.0.0.1:${SIMULATOR_PORT}/v21.0"
+  START_SIMULATOR=1
 fi
-set -a
-# shellcheck disable=SC1091
-source var/secrets.env
-set +a
 export HANDOFF_URL="http://127.0.0.1:${HANDOFF_PORT}"
 export ACTION_ENDPOINT_URL="http://127.0.0.1:${ACTIONS_PORT}/webhook"
 export RASA_URL="http://127.0.0.1:${RASA_PORT}"
@@ -39,6 +47,11 @@ trap stop EXIT INT TERM
 
 .venv-bot/bin/python -m actions.server --port "$ACTIONS_PORT" &
 pids+=($!)
+if [ -n "${START_SIMULATOR:-}" ]; then
+  .venv-bot/bin/python -m connectors.simulator serve --port "$SIMULATOR_PORT" \
+    --record var/simulator-outbox.jsonl &
+  pids+=($!)
+fi
 .venv-handoff/bin/python -m handoff &
 pids+=($!)
 .venv-bot/bin/rasa run --model models/care.tar.gz --interface 127.0.0.1 --port "$RASA_PORT" \
@@ -50,12 +63,15 @@ cat <<MSG
   Lumen Home care is starting (embedded default: SQLite files in var/, no other server).
     Agent console:            http://127.0.0.1:${HANDOFF_PORT}/
     Handoff API (OpenAPI):    http://127.0.0.1:${HANDOFF_PORT}/api/openapi.json
+    Web chat (customer):      http://127.0.0.1:${RASA_PORT}/webhooks/webchat/
+    WhatsApp / Messenger:     http://127.0.0.1:${RASA_PORT}/webhooks/{whatsapp,messenger}/webhook
     Bot (Rasa REST channel):  http://127.0.0.1:${RASA_PORT}/webhooks/rest/webhook
     Action server:            http://127.0.0.1:${ACTIONS_PORT}/health
   Log in to the console with one of these demo accounts (var/demo-logins.txt):
 $(sed 's/^/    /' var/demo-logins.txt)
-  Talk to the bot as a customer:
-    curl -s localhost:${RASA_PORT}/webhooks/rest/webhook -d '{"sender": "demo", "message": "agent please"}'
+  Talk to the bot as a customer: open the web chat above, or simulate a channel
+  (docs/channel-simulator.md):
+    .venv-bot/bin/python -m connectors.simulator whatsapp "hi"
   Stop with Ctrl-C.
 
 MSG

@@ -4,12 +4,13 @@ counter otherwise), so concurrent agents and several service instances cannot bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff import views
+from handoff import notices, views
 from handoff.delivery import Delivery, DeliveryClient
 from handoff.errors import Conflict, Forbidden, Invalid, Upstream
 from handoff.ingest.mapping import Line, handoff_key
@@ -53,11 +54,13 @@ class ConversationService:
         live: Broadcaster,
         delivery: DeliveryClient,
         rasa: RasaClient,
+        brand: str = "Lumen Home",
     ) -> None:
         self.sessions = sessions
         self.live = live
         self.delivery = delivery
         self.rasa = rasa
+        self.brand = brand
 
     async def queue(self, where: QueueFilter) -> list[views.JSON]:
         async with self.sessions() as session:
@@ -88,7 +91,9 @@ class ConversationService:
             History(session).record(
                 conversation_pk, Action.CLAIM.value, to_agent_id=agent.id, by_agent_id=agent.id
             )
-        return await self._announce("conversation.claimed", conversation_pk)
+        view = await self._announce("conversation.claimed", conversation_pk)
+        await self._tell_customer(conversation_pk, notices.joined(agent.name, self.brand))
+        return view
 
     async def reply(self, conversation_pk: str, agent: Principal, text: Any) -> views.JSON:
         """Store the agent's line, then deliver it; the answer carries the delivery status."""
@@ -130,6 +135,29 @@ class ConversationService:
             delivery = Delivery(
                 row.conversation_id, row.channel, message_id, "agent", agent.name, text
             )
+        return await self._deliver(message_id, delivery)
+
+    async def _tell_customer(self, conversation_pk: str, text: str) -> None:
+        """A system line for the customer: stored, shown live, delivered like an agent's."""
+        message_id = new_id()
+        async with self.sessions.begin() as session:
+            row = await load_row(session, conversation_pk)
+            line = Line(
+                conversation_id=row.conversation_id,
+                dedupe_key=handoff_key(message_id),
+                author_type="system",
+                author_name=None,
+                text=text,
+                created_at=utc_now(),
+            )
+            await Messages(session).add_line(
+                conversation_pk, line, id=message_id, delivery_status="pending"
+            )
+            delivery = Delivery(row.conversation_id, row.channel, message_id, "system", None, text)
+        await self._deliver(message_id, delivery)
+
+    async def _deliver(self, message_id: str, delivery: Delivery) -> views.JSON:
+        """Publish the stored line, deliver it, and record how that went on the line."""
         await self._publish_message(message_id)
         result = await self.delivery.deliver(delivery)
         async with self.sessions.begin() as session:
@@ -186,15 +214,35 @@ class ConversationService:
             )
             if note:
                 session.add(Note(conversation_id=conversation_pk, agent_id=actor.id, text=note))
-        return await self._announce("conversation.updated", conversation_pk)
+            previous = row.assigned_agent_id
+            names = await agents.names([i for i in (previous, transfer.agent_id) if i])
+        view = await self._announce("conversation.updated", conversation_pk)
+        if transfer.agent_id is not None:
+            await self._tell_customer(
+                conversation_pk, notices.joined(names[transfer.agent_id], self.brand)
+            )
+        elif previous in names:
+            await self._tell_customer(conversation_pk, notices.left(names[previous]))
+        return view
 
     async def release(self, conversation_pk: str, actor: Principal) -> views.JSON:
         return await self._simple(
-            conversation_pk, actor, Action.RELEASE, assigned_agent_id=None, assigned_at=None
+            conversation_pk,
+            actor,
+            Action.RELEASE,
+            notices.left,
+            assigned_agent_id=None,
+            assigned_at=None,
         )
 
     async def resolve(self, conversation_pk: str, actor: Principal) -> views.JSON:
-        return await self._simple(conversation_pk, actor, Action.RESOLVE, resolved_at=utc_now())
+        return await self._simple(
+            conversation_pk,
+            actor,
+            Action.RESOLVE,
+            lambda name: notices.closed(name, self.brand),
+            resolved_at=utc_now(),
+        )
 
     async def return_to_bot(self, conversation_pk: str, actor: Principal) -> views.JSON:
         """Resume the bot in Rasa first: if Rasa refuses, nothing changes here."""
@@ -205,17 +253,24 @@ class ConversationService:
             await self.rasa.return_to_bot(row.conversation_id)
         except RasaError as error:
             raise Upstream(str(error), "rasa_unavailable") from None
-        return await self._simple(
+        return await self._simple(  # the bot itself tells the customer it is back
             conversation_pk,
             actor,
             Action.RETURN_TO_BOT,
+            None,
             returned_to_bot_at=utc_now(),
             assigned_agent_id=None,
         )
 
     async def _simple(
-        self, conversation_pk: str, actor: Principal, action: Action, **values: Any
+        self,
+        conversation_pk: str,
+        actor: Principal,
+        action: Action,
+        notice: Callable[[str], str] | None,
+        **values: Any,
     ) -> views.JSON:
+        """Apply `action`; if someone owned the conversation, tell the customer `notice(name)`."""
         async with self.sessions.begin() as session:
             row = await self._change(session, conversation_pk, actor, action, **values)
             History(session).record(
@@ -224,7 +279,12 @@ class ConversationService:
                 from_agent_id=row.assigned_agent_id,
                 by_agent_id=actor.id,
             )
-        return await self._announce("conversation.updated", conversation_pk)
+            owner = row.assigned_agent_id
+            names = await Agents(session).names([owner]) if owner else {}
+        view = await self._announce("conversation.updated", conversation_pk)
+        if notice is not None and owner in names:
+            await self._tell_customer(conversation_pk, notice(names[owner]))
+        return view
 
     async def _change(
         self,

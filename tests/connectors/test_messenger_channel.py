@@ -28,8 +28,8 @@ from rasa.shared.exceptions import RasaException
 from connectors.common.signature import sign_meta_payload
 from connectors.messenger import MessengerInput
 from connectors.messenger.state import DeliveryStatus
+from connectors.simulator.graph_api import GraphApiStandIn, GraphError
 from tests.connectors import sanic_app, serving
-from tests.connectors.graph_api import GraphApiStandIn, GraphError
 from tests.connectors.test_messenger_client import (
     TOKEN,
     UNAVAILABLE,

@@ -102,10 +102,29 @@ def action_server(port: int, workdir: Path, intake_url: str, rules: Path) -> Pro
     )
 
 
-def rasa_server(port: int, action_port: int, workdir: Path, model: Path) -> Process:
+# Channel credentials for bot/credentials.yml; the Graph API is a local stand-in.
+CHANNEL_SECRETS = {
+    "DELIVERY_TOKEN": "e2e-delivery-token",
+    "WHATSAPP_VERIFY_TOKEN": "e2e-wa-verify",
+    "WHATSAPP_APP_SECRET": "e2e-wa-secret",
+    "WHATSAPP_ACCESS_TOKEN": "e2e-wa-access",
+    "WHATSAPP_PHONE_NUMBER_ID": "100200300400500",
+    "MESSENGER_VERIFY_TOKEN": "e2e-fb-verify",
+    "MESSENGER_APP_SECRET": "e2e-fb-secret",
+    "MESSENGER_PAGE_ACCESS_TOKEN": "e2e-fb-access",
+}
+
+
+def rasa_server(
+    port: int, action_port: int, workdir: Path, model: Path, graph_url: str = "http://127.0.0.1:9"
+) -> Process:
     env = base_env(
         ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port}/webhook",
         RASA_TRACKER_DB=str(workdir / "tracker.sqlite3"),
+        RASA_EVENTS_DB=str(workdir / "events.sqlite3"),
+        CONNECTORS_STATE_DB=str(workdir / "connectors.sqlite3"),
+        GRAPH_API_URL=graph_url,
+        **CHANNEL_SECRETS,
     )
     args = [
         str(BIN / "rasa"), "run", "--model", str(model), "--port", str(port),

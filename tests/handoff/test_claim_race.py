@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
+
 from handoff.db import create_engine, session_factory
+from handoff.delivery import DeliveryClient
 from handoff.errors import Conflict
+from handoff.http import RetryPolicy
 from handoff.live import LocalBroadcaster
 from handoff.services.conversations import ConversationService
 from tests.handoff.factories import auth_service, make_agent, make_conversation
@@ -17,8 +21,11 @@ async def test_twenty_services_over_separate_connections(database_url, sessions)
     agents = [await make_agent(sessions) for _ in range(AGENTS)]
     conversation = await make_conversation(sessions)
     engine = create_engine(database_url, pool_size=AGENTS, max_overflow=0)
+    http = aiohttp.ClientSession()
+    # The winner's "joined" notice goes to a closed port: it is recorded as failed, not raised.
+    delivery = DeliveryClient(http, "http://127.0.0.1:9", "token", RetryPolicy(attempts=1))
     try:
-        service = ConversationService(session_factory(engine), LocalBroadcaster(), None, None)  # type: ignore[arg-type]
+        service = ConversationService(session_factory(engine), LocalBroadcaster(), delivery, None)  # type: ignore[arg-type]
         auth = auth_service(sessions)
         principals = [await auth.authenticate(agent.token) for agent in agents]
         results = await asyncio.gather(
@@ -26,6 +33,7 @@ async def test_twenty_services_over_separate_connections(database_url, sessions)
             return_exceptions=True,
         )
     finally:
+        await http.close()
         await engine.dispose()
     winners = [result for result in results if isinstance(result, dict)]
     losers = [result for result in results if isinstance(result, Conflict)]

@@ -30,7 +30,11 @@ def service_with(settings):
     return start
 
 
+NOTICE_SENT = (200, {"status": "sent"})  # the connector's answer to the "joined" notice
+
+
 async def claimed(api, sessions, **overrides):
+    """Dana claims a new conversation; the customer is told she joined (one delivery)."""
     agent = await make_agent(sessions, name="Dana", **overrides)
     conversation = await make_conversation(sessions)
     await api.post(f"/api/v1/conversations/{conversation['id']}/claim", token=agent.token)
@@ -55,9 +59,14 @@ async def test_reply_is_stored_then_delivered(
     sessions, service_with, answers, status, error, attempts
 ):
     async with AsyncExitStack() as stack:
-        connector = await stack.enter_async_context(fake_server(answers))
+        connector = await stack.enter_async_context(fake_server([NOTICE_SENT, *answers]))
         api = await service_with(connector.url, stack)
         agent, conversation = await claimed(api, sessions)
+        notice = connector.requests[0]
+        assert (notice.body["author_type"], notice.body["text"]) == (
+            "system",
+            "Dana from Lumen Home support joined the conversation.",
+        )
         url = f"/api/v1/conversations/{conversation['id']}"
         answer = await api.post(
             f"{url}/messages", json={"text": "Refund on its way"}, token=agent.token
@@ -66,8 +75,9 @@ async def test_reply_is_stored_then_delivered(
         message = answer.body
         assert message["delivery_status"] == status
         assert message["delivery_error"] == error
-        assert len(connector.requests) == attempts
-        request = connector.requests[0]
+        deliveries = connector.requests[1:]
+        assert len(deliveries) == attempts
+        request = deliveries[0]
         assert (request.method, request.path) == ("POST", "/webhooks/webchat/deliver")
         assert request.headers["Authorization"] == f"Bearer {DELIVERY_TOKEN}"
         assert request.body == {
@@ -99,7 +109,7 @@ async def test_first_response_time_is_the_first_reply(sessions, service_with):
 
 async def test_return_to_bot_resumes_rasa_then_changes_state(sessions, service_with):
     async with AsyncExitStack() as stack:
-        rasa = await stack.enter_async_context(fake_server([(200, {}), (200, {})]))
+        rasa = await stack.enter_async_context(fake_server([NOTICE_SENT, (200, {}), (200, {})]))
         api = await service_with(rasa.url, stack)
         agent, conversation = await claimed(api, sessions)
         url = f"/api/v1/conversations/{conversation['id']}/return-to-bot"
@@ -107,12 +117,17 @@ async def test_return_to_bot_resumes_rasa_then_changes_state(sessions, service_w
         assert answer.status == 200
         assert answer.body["status"] == "bot" and answer.body["returned_to_bot_at"]
         sender = conversation["conversation_id"]
-        assert [(r.method, r.path, r.query, r.body) for r in rasa.requests] == [
+        # requests[0] is the "joined" notice: the connector lives on the same server as Rasa.
+        assert [(r.method, r.path, r.query, r.body) for r in rasa.requests[1:]] == [
             (
                 "POST",
                 f"/conversations/{sender}/tracker/events",
                 {"token": "rasa-t"},
-                [{"event": "resume"}, {"event": "slot", "name": "handoff_active", "value": False}],
+                [
+                    {"event": "resume"},
+                    {"event": "slot", "name": "handoff_active", "value": False},
+                    {"event": "action", "name": "action_listen"},
+                ],
             ),
             (
                 "POST",

@@ -35,6 +35,11 @@ async def test_agent_sees_handoffs_and_customer_messages_live(client, sessions, 
         assert (await next_event(ws, "conversation.claimed"))["conversation"][
             "status"
         ] == "assigned"
+        notice = (await next_event(ws, "message.created"))["message"]
+        assert (notice["author_type"], notice["text"]) == (
+            "system",
+            f"{agent.name} from Lumen Home support joined the conversation.",
+        )
 
         sender = body["conversation_id"]
         await app.ctx.sink.store([user_event(sender, "are you there?", time.time(), "m-live")])

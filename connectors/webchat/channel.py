@@ -1,0 +1,306 @@
+"""The web chat input channel: the widget's files, its websocket and the deliver endpoint.
+
+Mounted by Rasa at ``/webhooks/webchat/``:
+
+- ``GET /`` a demo page with the widget, ``GET /widget.js`` and ``GET /widget.css``;
+- ``WS /ws?session=<uuid>&lang=<tag>``: the conversation; the session id is the Rasa sender id
+  and lives in the browser's localStorage, so a customer who comes back hours later gets the
+  history (from the tracker store) and continues the same conversation;
+- ``POST /deliver``: agent and system lines from the handoff service (docs/handoff-service.md).
+
+Connections are held in this process: with several Rasa instances a delivered line reaches only
+the tabs connected to the instance that got it; the others see it in the history on reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.shared.exceptions import RasaException
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.common.background import BackgroundTasks
+from connectors.common.deliver import (
+    DeliverError,
+    DeliverRequest,
+    deliver_error,
+    parse_deliver_request,
+    record_agent_line,
+)
+from connectors.common.seen import SeenMessages
+from connectors.webchat.frames import (
+    CustomerMessage,
+    FrameError,
+    error_frame,
+    history_frame,
+    language,
+    message_frame,
+    parse_client_frame,
+    session_id,
+    typing_frame,
+)
+from connectors.webchat.hub import ConnectionHub
+from connectors.webchat.output import WebChatOutput
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "webchat"
+DEFAULT_STATE_PATH = Path("var/connectors/webchat.sqlite")
+DEFAULT_BOT_NAME = "Lumen assistant"
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/widget.js": ("widget.js", "text/javascript; charset=utf-8"),
+    "/widget.css": ("widget.css", "text/css; charset=utf-8"),
+}
+# Websocket close codes (4000-4999 are for applications); the widget does not retry these.
+CLOSE_BAD_SESSION = 4400
+CLOSE_FORBIDDEN_ORIGIN = 4403
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class WebChatInput(InputChannel):
+    """Rasa input channel of the embeddable web chat widget."""
+
+    def __init__(
+        self,
+        deliver_token: str,
+        state_path: Path = DEFAULT_STATE_PATH,
+        allowed_origins: frozenset[str] | None = None,
+        bot_marker: str | None = None,
+        bot_name: str = DEFAULT_BOT_NAME,
+    ) -> None:
+        self.deliver_token = deliver_token
+        self.allowed_origins = allowed_origins
+        self.hub = ConnectionHub()
+        self.seen = SeenMessages(state_path)
+        self.tasks = BackgroundTasks()
+        self.output = WebChatOutput(self.hub, bot_name, bot_marker)
+        # One bot turn at a time per conversation, in the order the customer sent them.
+        self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
+        """Keys: ``deliver_token`` (required), ``state_path`` (SQLite file remembering processed
+        message ids), ``allowed_origins`` (list or comma-separated origins allowed to open the
+        websocket; default any), ``bot_marker`` (text prefix for bot lines; default off, the
+        widget shows a badge), ``bot_name``."""
+        if not credentials:
+            cls.raise_missing_credentials_exception()
+        token = credentials.get("deliver_token")
+        if not isinstance(token, str) or not token.strip():
+            raise RasaException(
+                "webchat: the credentials key 'deliver_token' is missing or empty "
+                "(the bearer token the handoff service sends to /webhooks/webchat/deliver)."
+            )
+        return cls(
+            deliver_token=token,
+            state_path=Path(credentials.get("state_path") or DEFAULT_STATE_PATH),
+            allowed_origins=_origins(credentials.get("allowed_origins")),
+            bot_marker=credentials.get("bot_marker") or None,
+            bot_name=credentials.get("bot_name") or DEFAULT_BOT_NAME,
+        )
+
+    def get_output_channel(self) -> WebChatOutput:
+        """Used by Rasa's HTTP API (``output_channel=latest``), e.g. when a conversation returns
+        from an agent to the bot."""
+        return self.output
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        bp = Blueprint("webchat_webhook", __name__)
+
+        for uri, (filename, mime_type) in STATIC_FILES.items():
+            bp.add_route(_static_handler(filename, mime_type), uri, methods=["GET"])
+
+        @bp.websocket("/ws")
+        async def chat(request: Request, ws: Any) -> None:
+            await self._serve(request, ws, on_new_message)
+
+        @bp.post("/deliver")
+        async def deliver(request: Request) -> HTTPResponse:
+            return await self._deliver(request)
+
+        return bp
+
+    async def _serve(self, request: Request, ws: Any, on_new_message: OnNewMessage) -> None:
+        conversation_id = session_id(request.args.get("session"))
+        if conversation_id is None:
+            await ws.close(CLOSE_BAD_SESSION, "session must be a UUID")
+            return
+        if not self._origin_allowed(request.headers.get("origin")):
+            await ws.close(CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
+            return
+        lang = language(request.args.get("lang"))
+        self.hub.add(conversation_id, ws)
+        try:
+            events = await _tracker_events(request, conversation_id)
+            history = history_frame(
+                events, bot_name=self.output.bot_name, bot_marker=self.output.bot_marker
+            )
+            await ws.send(json.dumps(history))
+            if self.hub.is_busy(conversation_id):
+                await ws.send(json.dumps(typing_frame(True)))
+            while (raw := await ws.recv()) is not None:
+                try:
+                    frame = parse_client_frame(raw)
+                except FrameError as error:
+                    await ws.send(json.dumps(error_frame(error)))
+                    continue
+                if isinstance(frame, CustomerMessage):
+                    await self._accept(conversation_id, lang, frame, ws, on_new_message)
+        finally:
+            self.hub.remove(conversation_id, ws)
+
+    async def _accept(
+        self,
+        conversation_id: str,
+        lang: str | None,
+        message: CustomerMessage,
+        ws: Any,
+        on_new_message: OnNewMessage,
+    ) -> None:
+        """Show the line in every tab and start the bot's turn, once per client_id: a widget that
+        re-sends after a reconnect only gets the line back as an acknowledgement."""
+        echo = message_frame(
+            line_id=message.client_id,
+            author_type="customer",
+            author_name=None,
+            text=message.display_text,
+            at=time.time(),
+        )
+        if not await self.seen.first_time(CHANNEL, f"{conversation_id}/{message.client_id}"):
+            await ws.send(json.dumps(echo))
+            return
+        await self.hub.send(conversation_id, echo)
+        self.hub.turn_started(conversation_id)
+        self.tasks.spawn(self._turn(conversation_id, lang, message, on_new_message))
+
+    async def _turn(
+        self,
+        conversation_id: str,
+        lang: str | None,
+        message: CustomerMessage,
+        on_new_message: OnNewMessage,
+    ) -> None:
+        """Runs apart from the websocket: a tab closed mid-turn does not cancel the bot's turn."""
+        metadata: dict[str, Any] = {"channel": CHANNEL, "message_id": message.client_id}
+        if lang:
+            metadata["language"] = lang
+        if message.display_text != message.text:
+            metadata["display_text"] = message.display_text
+        lock = self._turn_locks.setdefault(conversation_id, asyncio.Lock())
+        try:
+            await self.hub.send(conversation_id, typing_frame(True))
+            async with lock:
+                await on_new_message(
+                    UserMessage(
+                        text=message.text,
+                        output_channel=self.output,
+                        sender_id=conversation_id,
+                        input_channel=CHANNEL,
+                        message_id=message.client_id,
+                        metadata=metadata,
+                    )
+                )
+        except Exception:
+            logger.exception("Web chat turn failed for %s", conversation_id)
+            failure = FrameError("bot_unavailable", "Sorry, something went wrong. Please retry.")
+            await self.hub.send(conversation_id, error_frame(failure))
+        finally:
+            self.hub.turn_finished(conversation_id)
+            if not self.hub.is_busy(conversation_id):
+                await self.hub.send(conversation_id, typing_frame(False))
+
+    async def _deliver(self, request: Request) -> HTTPResponse:
+        try:
+            req = parse_deliver_request(request, self.deliver_token)
+        except DeliverError as error:
+            return error.response()
+        if req.channel != CHANNEL:
+            return deliver_error(
+                422, "wrong_channel", f"This is the web chat connector, not '{req.channel}'."
+            )
+        if getattr(request.app.ctx, "agent", None) is None:
+            return deliver_error(503, "rasa_unavailable", "The bot is not ready yet; retry.")
+        events = await _tracker_events(request, req.conversation_id)
+        if not events:
+            return deliver_error(
+                404, "unknown_conversation", "There is no web chat conversation with this id."
+            )
+        if not _delivered_before(events, req.message_id):
+            await record_agent_line(request, req, channel_message_id=req.message_id)
+            if await self.hub.send(req.conversation_id, _agent_frame(req)) == 0:
+                return response.json(
+                    {
+                        "status": "sent",
+                        "channel_message_id": req.message_id,
+                        "note": "queued: the customer has no chat window open and will see "
+                        "the message when they come back.",
+                    }
+                )
+        return response.json({"status": "sent", "channel_message_id": req.message_id})
+
+    def _origin_allowed(self, origin: str | None) -> bool:
+        return self.allowed_origins is None or (origin or "") in self.allowed_origins
+
+
+def _static_handler(filename: str, mime_type: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
+    async def serve(request: Request) -> HTTPResponse:
+        return await response.file(
+            STATIC_DIR / filename, mime_type=mime_type, headers={"Cache-Control": "no-cache"}
+        )
+
+    serve.__name__ = f"webchat_static_{filename.replace('.', '_')}"
+    return serve
+
+
+def _origins(raw: Any) -> frozenset[str] | None:
+    if not raw:
+        return None
+    items = raw.split(",") if isinstance(raw, str) else raw
+    return frozenset(str(item).strip().rstrip("/") for item in items if str(item).strip())
+
+
+async def _tracker_events(request: Request, conversation_id: str) -> list[dict[str, Any]]:
+    """Every event of the conversation, all sessions (the customer sees their whole history)."""
+    agent = getattr(request.app.ctx, "agent", None)
+    if agent is None or agent.tracker_store is None:
+        return []
+    tracker = await agent.tracker_store.retrieve_full_tracker(conversation_id)
+    return [] if tracker is None else [event.as_dict() for event in tracker.events]
+
+
+def _delivered_before(events: list[dict[str, Any]], message_id: str) -> bool:
+    """The handoff service retries a delivery it did not see answered: never show it twice."""
+    return any(
+        event.get("event") == "bot"
+        and (event.get("metadata") or {}).get("handoff_message_id") == message_id
+        for event in events
+    )
+
+
+def _agent_frame(req: DeliverRequest) -> dict[str, Any]:
+    return message_frame(
+        line_id=req.message_id,
+        author_type=req.author_type,
+        author_name=req.author_name,
+        text=req.text,
+        at=time.time(),
+    )

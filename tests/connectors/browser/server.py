@@ -1,0 +1,107 @@
+"""The web chat test bench (`webchat_bench.py`) as a child process of the browser tests.
+
+The browser tests run in `.venv-handoff` (it has selenium); the bench needs Rasa, so it runs
+with `.venv-bot`'s Python. Stopping and starting it again on the same port and state directory
+is a server restart as the widget sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[3]
+BOT_PYTHON = REPO / ".venv-bot" / "bin" / "python"
+DELIVER_TOKEN = "webchat-deliver-secret"  # the bench's token (webchat_bench.DELIVER_TOKEN)
+START_TIMEOUT_SECONDS = 90.0  # importing Rasa on a busy machine
+POLL_SECONDS = 0.2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ChatServer:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/webhooks/webchat/"
+        self.log_path = state_dir / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(BOT_PYTHON),
+                    "-m",
+                    "tests.connectors.browser.webchat_bench",
+                    "--port",
+                    str(self.port),
+                    "--state",
+                    str(self.state_dir),
+                ],
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"web chat bench did not start:\n{self.log_path.read_text()}")
+            time.sleep(POLL_SECONDS)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "widget.css", timeout=2) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
+    def deliver(
+        self,
+        conversation_id: str,
+        text: str,
+        author_type: str = "agent",
+        author_name: str | None = "Dana",
+    ) -> dict[str, Any]:
+        """What the handoff service does when an agent replies (docs/handoff-service.md)."""
+        body = {
+            "conversation_id": conversation_id,
+            "channel": "webchat",
+            "message_id": uuid.uuid4().hex,
+            "author_type": author_type,
+            "author_name": author_name,
+            "text": text,
+        }
+        request = urllib.request.Request(
+            self.url + "deliver",
+            data=json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {DELIVER_TOKEN}",
+                "Content-Type": "application/json",
+            },
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.load(answer)
