@@ -56,15 +56,18 @@ validate: $(BOT_VENV)/.installed ## Check the bot's data, domain and config (cle
 test-bot: validate $(MODEL) ## Validate the bot and run the test stories in tests/stories/
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
 
+BROWSER_TESTS := tests/connectors/browser
+
 test-fast: $(BOT_VENV)/.installed $(HANDOFF_VENV)/.installed ## Tests not marked slow (no model, no browser)
-	$(BOT_BIN)/pytest tests/bot -m "not slow"
+	$(BOT_BIN)/pytest tests/bot tests/connectors -m "not slow" --ignore=tests/connectors/browser
 	$(HANDOFF_BIN)/pytest tests/handoff -m "not slow"
 
-test-handoff: $(HANDOFF_VENV)/.installed browser ## The handoff service's tests, browser included
-	$(HANDOFF_BIN)/pytest tests/handoff
+# The handoff service and every browser test run in .venv-handoff (selenium lives there).
+test-handoff: $(HANDOFF_VENV)/.installed $(BOT_VENV)/.installed browser ## Handoff service tests and all browser tests
+	$(HANDOFF_BIN)/pytest tests/handoff $(BROWSER_TESTS)
 
 test: lint test-bot test-handoff ## Everything: lint, bot validation and stories, all pytest tiers, browser
-	$(BOT_BIN)/pytest tests/bot tests/e2e
+	$(BOT_BIN)/pytest tests/bot tests/connectors tests/e2e --ignore=tests/connectors/browser
 
 lint: $(BOT_VENV)/.installed ## ruff lint and format check
 	$(BOT_BIN)/ruff check .

@@ -79,8 +79,12 @@ class DeliveryEndpoint:
         self._thread.join()
         self._loop.close()
 
-    def texts(self) -> list[str]:
-        return [body["text"] for body in self.received]
+    def texts(self, author_type: str = "agent") -> list[str]:
+        """What was sent to the customer by agents (or by `author_type`, e.g. system notices)."""
+        return [body["text"] for body in self.by(author_type)]
+
+    def by(self, author_type: str) -> list[dict[str, Any]]:
+        return [body for body in self.received if body["author_type"] == author_type]
 
 
 def free_port() -> int:

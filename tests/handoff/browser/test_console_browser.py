@@ -91,11 +91,12 @@ def test_a_new_handoff_appears_live_and_the_agent_answers_it(
     assert (line.head, line.text, line.align) == ("Dana", answer, "flex-end")
     assert len(agent_lines(console)) == 1, "the reply and its live event are one line"
     console.until(lambda: "Sent" in agent_lines(console)[0].foot, "the reply is not marked sent")
-    assert delivery.received == [
+    assert delivery.texts("system") == ["Dana from Lumen Home support joined the conversation."]
+    assert delivery.by("agent") == [
         {
             "conversation_id": billing["conversation_id"],
             "channel": "webchat",
-            "message_id": delivery.received[0]["message_id"],
+            "message_id": delivery.by("agent")[0]["message_id"],
             "author_type": "agent",
             "author_name": "Dana",
             "text": answer,
