@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from connectors.simulator.graph_api import GraphApiStandIn
+from tests.e2e.channels import LoopThread
 from tests.e2e.stack import (
     ROOT,
     Conversation,
@@ -18,6 +21,9 @@ from tests.e2e.stack import (
     Process,
     action_server,
     free_port,
+    handoff_cli,
+    handoff_env,
+    handoff_service,
     rasa_server,
 )
 
@@ -94,3 +100,39 @@ def rasa(workdir: Path, action_port: int, model: Path) -> Iterator[str]:
 @pytest.fixture
 def customer(rasa: str, request: pytest.FixtureRequest) -> Conversation:
     return Conversation(rasa, sender=f"e2e-{request.node.name}")
+
+
+@dataclass(frozen=True)
+class Product:
+    """Every process of the product, the channels' Graph API replaced by a local stand-in."""
+
+    rasa_url: str
+    handoff_url: str
+    graph: GraphApiStandIn
+    agent_email: str = "dana@lumen.example"
+    agent_password: str = "e2e-dana-password"
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[Product]:
+    workdir = tmp_path_factory.mktemp("product")
+    graph = GraphApiStandIn(access_token=None)
+    LoopThread().run(graph.start())
+    rasa_port, action_port, handoff_port = free_port(), free_port(), free_port()
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    handoff_url = f"http://127.0.0.1:{handoff_port}"
+    env = handoff_env(handoff_port, workdir, rasa_url, api_token="test-token")
+    handoff_cli(env, "migrate")
+    handoff_cli(
+        env, "create-admin", "--email", Product.agent_email, "--name", "Dana",
+        "--password", Product.agent_password,
+    )  # fmt: skip
+    rules = rules_file(workdir / "welcome.yml", open_now=True)
+    processes = [
+        handoff_service(env, workdir).start(),
+        action_server(action_port, workdir, handoff_url, rules).start(),
+        rasa_server(rasa_port, action_port, workdir, model, graph_url=f"{graph.url}/v21.0").start(),
+    ]
+    yield Product(rasa_url, handoff_url, graph)
+    for process in reversed(processes):
+        process.stop()

@@ -20,6 +20,7 @@ from tests.intake_service import IntakeService
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+HANDOFF_PYTHON = ROOT / ".venv-handoff/bin/python"  # the service's own environment
 STARTUP_SECONDS = 180.0  # loading TensorFlow and the model on a busy 2-core machine
 
 
@@ -100,6 +101,29 @@ def action_server(port: int, workdir: Path, intake_url: str, rules: Path) -> Pro
         f"http://127.0.0.1:{port}/health",
         workdir / "actions.log",
     )
+
+
+def handoff_env(port: int, workdir: Path, rasa_url: str, api_token: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{workdir / 'handoff.sqlite3'}",
+        "EVENT_SOURCE": f"sql:sqlite:///{workdir / 'events.sqlite3'}",
+        "HANDOFF_API_TOKEN": api_token,
+        "DELIVERY_URL": rasa_url,
+        "DELIVERY_TOKEN": CHANNEL_SECRETS["DELIVERY_TOKEN"],
+        "RASA_URL": rasa_url,
+        "HANDOFF_PORT": str(port),
+    }
+
+
+def handoff_service(env: dict[str, str], workdir: Path) -> Process:
+    """The handoff service, migrated and with its CLI run first by the caller."""
+    url = f"http://127.0.0.1:{env['HANDOFF_PORT']}/health"
+    return Process([str(HANDOFF_PYTHON), "-m", "handoff"], env, url, workdir / "handoff.log")
+
+
+def handoff_cli(env: dict[str, str], *args: str) -> None:
+    subprocess.run([str(HANDOFF_PYTHON), "-m", "handoff.cli", *args], cwd=ROOT, env=env, check=True)
 
 
 # Channel credentials for bot/credentials.yml; the Graph API is a local stand-in.
