@@ -156,3 +156,50 @@ class Agent:
 
     async def act(self, pk: str, action: str, body: Any = None) -> dict[str, Any]:
         return await self._call("POST", f"/api/v1/conversations/{pk}/{action}", body)
+
+
+@dataclass
+class WebChatCustomer:
+    """A customer in the web chat widget's place: the websocket protocol of connectors/webchat."""
+
+    rasa_url: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    seen: int = 0
+    _http: aiohttp.ClientSession | None = None
+    _ws: aiohttp.ClientWebSocketResponse | None = None
+    _reader: asyncio.Task | None = None
+
+    async def __aenter__(self) -> WebChatCustomer:
+        self._http = aiohttp.ClientSession()
+        url = self.rasa_url.replace("http", "ws", 1) + f"/webhooks/webchat/ws?session={self.id}"
+        self._ws = await self._http.ws_connect(url)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._http and self._ws and self._reader
+        self._reader.cancel()
+        await self._ws.close()
+        await self._http.close()
+
+    async def _read(self) -> None:
+        assert self._ws
+        async for message in self._ws:
+            frame = json.loads(message.data)
+            # Other tabs are shown the customer's own lines too; keep only the answers.
+            if frame.get("type") == "message" and frame.get("author_type") != "customer":
+                self.frames.append(frame)
+
+    async def send(self, text: str) -> None:
+        assert self._ws
+        await self._ws.send_json({"type": "message", "text": text, "client_id": uuid.uuid4().hex})
+
+    async def wait_for(self, expect: str) -> dict[str, Any]:
+        async def arrived() -> dict[str, Any] | None:
+            new = self.frames[self.seen :]
+            return next((f for f in new if expect in (f.get("text") or "")), None)
+
+        frame = await eventually(arrived, f"web chat line containing {expect!r}")
+        self.seen = self.frames.index(frame) + 1
+        return frame

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.channels import Agent, MetaCustomer
+from tests.e2e.channels import Agent, MetaCustomer, WebChatCustomer
 from tests.e2e.conftest import Product
 
 pytestmark = pytest.mark.slow
@@ -74,3 +74,28 @@ async def test_messenger_frustrated_customer_is_handed_over_at_once(product: Pro
     assert "shouting" in queued["frustration"]["signals"]
 
     await hand_back_and_continue(customer, agent, queued["id"])
+
+
+async def test_web_chat_customer_sees_who_answers(product: Product) -> None:
+    async with WebChatCustomer(product.rasa_url) as customer:
+        await customer.send("hi")
+        welcome = await customer.wait_for("virtual assistant")
+        assert welcome["author_type"] == "bot"
+        await customer.send("I'd like to talk to a person please")
+        assert (await customer.wait_for("person"))["author_type"] == "bot"
+
+        agent = Agent(product.handoff_url)
+        await agent.log_in(product.agent_email, product.agent_password)
+        queued = await agent.queued(customer.id)
+        assert queued["channel"] == "webchat" and queued["escalation_reason"] == "human_request"
+        await agent.act(queued["id"], "claim")
+        joined = await customer.wait_for("joined the conversation")
+        assert joined["author_type"] == "system"
+        await agent.act(queued["id"], "messages", {"text": "Hello, Dana here. How can I help?"})
+        reply = await customer.wait_for("Dana here")
+        assert (reply["author_type"], reply["author_name"]) == ("agent", "Dana")
+
+        await customer.send("my thermostat shows 30 degrees")
+        await agent.customer_line(queued["id"], "my thermostat shows 30 degrees")
+        await agent.act(queued["id"], "return-to-bot")
+        assert (await customer.wait_for("virtual assistant"))["author_type"] == "bot"
