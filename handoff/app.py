@@ -24,6 +24,7 @@ from handoff.live import LocalBroadcaster
 from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
+from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.intake import IntakeService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
@@ -78,6 +79,7 @@ async def start(app: Sanic) -> None:
         RasaClient(app.ctx.http, settings.rasa_url, settings.rasa_token, policy),
         brand=settings.brand_name,
     )
+    app.ctx.deliveries = DeliveryStatusService(sessions, live)
     app.ctx.sink = EventSink(sessions, live)
 
 

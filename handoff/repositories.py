@@ -3,7 +3,7 @@ transaction). Conditional UPDATEs return whether they matched, so the database d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -179,6 +179,33 @@ class Messages:
 
     async def update(self, message_id: str, **values: Any) -> None:
         await self.session.execute(update(Message).where(Message.id == message_id).values(**values))
+
+    async def by_channel_id(self, conversation_id: str, channel_message_id: str) -> str | None:
+        """The id of the line we delivered as `channel_message_id` in the conversation with this
+        Rasa id (lines without a delivery status, e.g. the customer's, never match)."""
+        query = (
+            select(Message.id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Conversation.conversation_id == conversation_id,
+                Message.channel_message_id == channel_message_id,
+                Message.delivery_status.is_not(None),
+            )
+            .limit(1)
+        )
+        return await self.session.scalar(query)
+
+    async def set_delivery_status(
+        self, message_id: str, status: str, error: str | None, replaces: Collection[str]
+    ) -> bool:
+        """Set the delivery status if the current one is in `replaces`; whether it was."""
+        statement = (
+            update(Message)
+            .where(Message.id == message_id, Message.delivery_status.in_(list(replaces)))
+            .values(delivery_status=status, delivery_error=error)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).rowcount == 1
 
 
 class Agents:

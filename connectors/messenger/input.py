@@ -39,6 +39,7 @@ from connectors.common.deliver import (
 from connectors.common.markers import DEFAULT_BOT_MARKER
 from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
+from connectors.common.status_report import DeliveryReport, HandoffEndpoint, StatusReporter
 from connectors.messenger.client import (
     DEFAULT_GRAPH_URL,
     ECHO_METADATA,
@@ -75,6 +76,7 @@ class MessengerSettings:
     graph_url: str = DEFAULT_GRAPH_URL
     bot_marker: str | None = DEFAULT_BOT_MARKER
     state_path: Path = DEFAULT_STATE_PATH
+    handoff: HandoffEndpoint | None = None  # where delivery statuses are reported too
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any]) -> MessengerSettings:
@@ -89,6 +91,7 @@ class MessengerSettings:
             graph_url=str(credentials.get("graph_url") or DEFAULT_GRAPH_URL),
             bot_marker=credentials.get("bot_marker", DEFAULT_BOT_MARKER),
             state_path=Path(credentials.get("state_path") or DEFAULT_STATE_PATH),
+            handoff=HandoffEndpoint.from_credentials(credentials),
         )
 
 
@@ -111,6 +114,7 @@ class MessengerInput(InputChannel):
         self.seen = SeenMessages(settings.state_path)
         self.state = ConversationState(settings.state_path)
         self.tasks = BackgroundTasks()
+        self.reporter = StatusReporter(settings.handoff, self.tasks) if settings.handoff else None
 
     def get_output_channel(self) -> MessengerOutput:
         """Lets Rasa answer outside a webhook call (e.g. ``trigger_intent?output_channel=latest``
@@ -182,6 +186,8 @@ class MessengerInput(InputChannel):
             logger.info(
                 "Messenger %s up to %d for %s", event.status, event.watermark_ms, event.psid
             )
+            if self.reporter is not None:
+                self.reporter.report(receipt_reports(event))
         elif isinstance(event, Echo):
             # The page's own messages are never customer messages. Ours carry ECHO_METADATA;
             # others were written in the Page inbox or by another app.
@@ -277,6 +283,18 @@ class MessengerInput(InputChannel):
             ),
             None,
         )
+
+
+def receipt_reports(receipt: Receipt) -> list[DeliveryReport]:
+    """The statuses a receipt states exactly: one per message id it lists.
+
+    A watermark alone ("everything sent before this time") is not translated: this connector
+    does not keep when it sent each message, so it could not tell which lines it covers.
+    """
+    return [
+        DeliveryReport(CHANNEL, receipt.psid, mid, receipt.status, receipt.watermark_ms / 1000)
+        for mid in receipt.mids
+    ]
 
 
 async def _tracker(app: Sanic, sender_id: str) -> Any:

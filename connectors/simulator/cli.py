@@ -321,7 +321,7 @@ async def run(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
     """The CLI inside a running event loop (tests call this); returns the exit status."""
     args = parser().parse_args(argv)
     settings = Settings(os.environ if env is None else env, args.secrets_file)
-    if getattr(args, "rasa", "") is None:
+    if getattr(args, "rasa", "") is None:  # a command that talks to Rasa, without --rasa
         args.rasa = settings.env.get("RASA_URL") or DEFAULT_RASA_URL
     try:
         return await args.handler(args, settings)

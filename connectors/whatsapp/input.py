@@ -22,11 +22,24 @@ from connectors.common.background import BackgroundTasks
 from connectors.common.markers import mark_bot_text
 from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
+from connectors.common.status_report import (
+    STATUSES,
+    DeliveryReport,
+    HandoffEndpoint,
+    ReportingStatusSink,
+    StatusReporter,
+)
 from connectors.whatsapp import messages
 from connectors.whatsapp.client import GraphApiError, WhatsAppClient
 from connectors.whatsapp.delivery import Deliverer
 from connectors.whatsapp.output import WhatsAppOutput
-from connectors.whatsapp.parsing import CHANNEL, Handling, InboundMessage, parse_webhook
+from connectors.whatsapp.parsing import (
+    CHANNEL,
+    Handling,
+    InboundMessage,
+    StatusUpdate,
+    parse_webhook,
+)
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.state import StatusSink, WhatsAppState
 
@@ -44,22 +57,28 @@ class WhatsAppInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WhatsAppInput:
-        return cls(WhatsAppSettings.from_credentials(credentials))
+        settings = WhatsAppSettings.from_credentials(credentials)
+        return cls(settings, handoff=HandoffEndpoint.from_credentials(credentials))
 
     def __init__(
         self,
         settings: WhatsAppSettings,
         client: WhatsAppClient | None = None,
         status_sink: StatusSink | None = None,
+        handoff: HandoffEndpoint | None = None,
     ) -> None:
+        """`handoff`: where to report delivery statuses too (else they are only kept here)."""
         self.settings = settings
         self.client = client or WhatsAppClient(
             settings.phone_number_id, settings.access_token, settings.graph_url
         )
         self.state = WhatsAppState(settings.state_path)
-        self.status_sink: StatusSink = status_sink or self.state
         self.seen = SeenMessages(settings.state_path)
         self.background = BackgroundTasks()
+        self.status_sink: StatusSink = status_sink or self.state
+        if status_sink is None and handoff is not None:
+            reporter = StatusReporter(handoff, self.background)
+            self.status_sink = ReportingStatusSink(self.state, reporter, delivery_report)
 
     def get_output_channel(self) -> WhatsAppOutput:
         return WhatsAppOutput(self.client, self.settings.bot_marker)
@@ -145,3 +164,21 @@ class WhatsAppInput(InputChannel):
                 metadata=message.rasa_metadata(),
             )
         )
+
+
+def delivery_report(update: StatusUpdate) -> DeliveryReport | None:
+    """A WhatsApp status as the handoff service takes it; the recipient is the conversation."""
+    if not update.recipient_id or update.status not in STATUSES:
+        return None
+    error = None
+    if update.status == "failed":
+        title = update.error_title or "WhatsApp did not deliver the message"
+        error = f"{title} (WhatsApp error {update.error_code})" if update.error_code else title
+    return DeliveryReport(
+        channel=CHANNEL,
+        conversation_id=update.recipient_id,
+        channel_message_id=update.message_id,
+        status=update.status,
+        at=update.timestamp or time.time(),
+        error=error,
+    )

@@ -899,6 +899,11 @@ function handleEvent(event) {
   if (event.type === "message.created" && event.message && state.open?.id === c.id) {
     upsert((state.open.messages ??= []), event.message);
   }
+  if (event.type === "message.updated" && event.message && state.open?.id === c.id) {
+    const messages = state.open.messages ?? [];
+    const index = messages.findIndex((m) => m.id === event.message.id);
+    if (index >= 0) messages[index] = event.message; // e.g. delivered, read, "Not delivered: …"
+  }
   applyConversation(c);
 }
 

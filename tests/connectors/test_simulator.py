@@ -21,7 +21,6 @@ from connectors.messenger import MessengerInput
 from connectors.messenger import parsing as messenger_parsing
 from connectors.messenger.client import MessengerClient
 from connectors.simulator import cli, payloads
-from connectors.simulator.graph_api import GraphApiStandIn
 from connectors.simulator.outbox import author_of_line, read_records, sent_message
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp import messages as whatsapp_messages
@@ -51,7 +50,7 @@ def fixture(channel: str, name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / channel / f"{name}.json").read_text())
 
 
-# --- payload builders: the shapes Meta sends, accepted by our parsers ------------------------------
+# --- payload builders: the shapes Meta sends, accepted by our parsers --------------------------
 
 SHEENA = payloads.WhatsAppCustomer(
     wa_id="16505551234", name="Sheena Nelson", phone_number_id="106540352242922"
@@ -247,10 +246,12 @@ class Product:
     outbox: Path
     received: list[UserMessage] = field(default_factory=list)
 
-    async def cli(self, *argv: str, env: dict[str, str] | None = None) -> int:
+    async def cli(
+        self, *argv: str, env: dict[str, str] | None = None, secrets_file: str = "/nonexistent"
+    ) -> int:
         options = ["--rasa", self.url, "--outbox", str(self.outbox), "--wait", "10"]
         return await cli.run(
-            ["--secrets-file", "/nonexistent", *argv, *options, "--quiet", "1"],
+            ["--secrets-file", secrets_file, *argv, *options, "--quiet", "0.5"],
             ENV if env is None else env,
         )
 
@@ -318,8 +319,6 @@ async def product(tmp_path: Path) -> AsyncIterator[Product]:
         async with serving(app) as url:
             product.url = url
             yield product
-        await whatsapp.client.close()
-        await messenger.client.close()
 
 
 async def test_a_whatsapp_message_gets_the_bot_and_agent_replies_printed(
@@ -391,8 +390,7 @@ async def test_secrets_missing_from_the_environment_come_from_the_secrets_file(
 ) -> None:
     secrets_file = tmp_path / "secrets.env"
     secrets_file.write_text(f"WHATSAPP_APP_SECRET={ENV['WHATSAPP_APP_SECRET']}\n")
-    argv = ["--secrets-file", str(secrets_file), "whatsapp", "hi", "--rasa", product.url]
-    assert await cli.run([*argv, "--outbox", str(product.outbox), "--wait", "0"], {}) == 0
+    assert await product.cli("whatsapp", "hi", env={}, secrets_file=str(secrets_file)) == 0
     assert [m.text for m in product.received] == ["hi"]
 
 

@@ -1,0 +1,151 @@
+"""Delivery statuses of the lines we sent, reported to the handoff service so agents see them.
+
+`POST {handoff_url}/api/v1/deliveries` with bearer `HANDOFF_API_TOKEN` and
+`{"channel", "conversation_id", "channel_message_id", "status", "error", "at"}` (or a list),
+see docs/handoff-service.md. Reports run in the channel's BackgroundTasks, so a webhook never
+waits for them; 5xx answers and connection trouble are retried a few times, then logged (the
+channel's own state still holds the status). Enabled by the channel's credentials keys
+`handoff_url` and `handoff_token`; without them statuses are only recorded locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any, Generic, Protocol, TypeVar
+
+import aiohttp
+
+from connectors.common.background import BackgroundTasks
+
+logger = logging.getLogger(__name__)
+
+STATUSES = frozenset({"sent", "delivered", "read", "failed"})  # what the handoff service takes
+Update = TypeVar("Update")
+Update_contra = TypeVar("Update_contra", contravariant=True)
+
+
+class StatusReportConfigError(ValueError):
+    """credentials.yml has half of the handoff settings."""
+
+
+@dataclass(frozen=True)
+class HandoffEndpoint:
+    """Where statuses go, and how hard to try."""
+
+    url: str
+    token: str
+    attempts: int = 3
+    backoff_seconds: float = 0.5
+    timeout_seconds: float = 5.0
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> HandoffEndpoint | None:
+        """None when `handoff_url` is absent or empty (statuses then stay local)."""
+        credentials = credentials or {}
+        url = str(credentials.get("handoff_url") or "").strip()
+        if not url:
+            return None
+        token = str(credentials.get("handoff_token") or "").strip()
+        if not token:
+            raise StatusReportConfigError(
+                "credentials.yml has 'handoff_url' but no 'handoff_token' "
+                "(e.g. handoff_token: ${HANDOFF_API_TOKEN})."
+            )
+        return cls(url.rstrip("/"), token)
+
+    @property
+    def deliveries_url(self) -> str:
+        return f"{self.url}/api/v1/deliveries"
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    channel: str
+    conversation_id: str
+    channel_message_id: str
+    status: str  # sent | delivered | read | failed
+    at: float  # epoch seconds
+    error: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        moment = datetime.fromtimestamp(self.at, tz=timezone.utc)
+        return {
+            **asdict(self),
+            "at": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
+
+
+class StatusReporter:
+    """Posts reports to the handoff service in background tasks; never raises to the caller."""
+
+    def __init__(self, endpoint: HandoffEndpoint, tasks: BackgroundTasks) -> None:
+        self.endpoint = endpoint
+        self.tasks = tasks
+
+    def report(self, reports: Sequence[DeliveryReport]) -> None:
+        if reports:
+            self.tasks.spawn(self.send(reports))
+
+    async def send(self, reports: Sequence[DeliveryReport]) -> None:
+        endpoint = self.endpoint
+        body = [report.body() for report in reports]
+        headers = {"Authorization": f"Bearer {endpoint.token}"}
+        timeout = aiohttp.ClientTimeout(total=endpoint.timeout_seconds)
+        last = ""
+        for attempt in range(1, endpoint.attempts + 1):
+            try:
+                async with (
+                    aiohttp.ClientSession(timeout=timeout) as session,
+                    session.post(endpoint.deliveries_url, json=body, headers=headers) as answer,
+                ):
+                    if answer.status < 300:
+                        return
+                    text = (await answer.text())[:300]
+                    if answer.status < 500:  # our request is wrong: retrying will not help
+                        logger.error(
+                            "The handoff service refused %d delivery statuses (HTTP %d): %s",
+                            len(body),
+                            answer.status,
+                            text,
+                        )
+                        return
+                    last = f"HTTP {answer.status}: {text}"
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                last = f"{type(error).__name__}: {error}"
+            if attempt < endpoint.attempts:
+                await asyncio.sleep(endpoint.backoff_seconds * 2 ** (attempt - 1))
+        logger.error(
+            "Could not report delivery statuses %s to %s after %d attempts: %s",
+            [(report.channel_message_id, report.status) for report in reports],
+            endpoint.deliveries_url,
+            endpoint.attempts,
+            last,
+        )
+
+
+class StatusSink(Protocol[Update_contra]):
+    async def record(self, update: Update_contra) -> None: ...
+
+
+class ReportingStatusSink(Generic[Update]):
+    """A channel's StatusSink that records each status locally first (the channel's own
+    state), then reports it to the handoff service in the background."""
+
+    def __init__(
+        self,
+        local: StatusSink[Update],
+        reporter: StatusReporter,
+        to_report: Callable[[Update], DeliveryReport | None],
+    ) -> None:
+        self.local = local
+        self.reporter = reporter
+        self.to_report = to_report
+
+    async def record(self, update: Update) -> None:
+        await self.local.record(update)
+        if (report := self.to_report(update)) is not None:
+            self.reporter.report([report])
