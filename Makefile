@@ -56,7 +56,7 @@ validate: $(BOT_VENV)/.installed ## Check the bot's data, domain and config (cle
 test-bot: validate $(MODEL) ## Validate the bot and run the test stories in tests/stories/
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
 
-BROWSER_TESTS := tests/connectors/browser
+BROWSER_TESTS := tests/connectors/browser tests/product
 
 test-fast: $(BOT_VENV)/.installed $(HANDOFF_VENV)/.installed ## Tests not marked slow (no model, no browser)
 	$(BOT_BIN)/pytest tests/bot tests/connectors -m "not slow" --ignore=tests/connectors/browser

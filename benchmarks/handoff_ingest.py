@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from benchmarks import add_database_option, throwaway_store
+from benchmarks.store import add_database_option, throwaway_store
 from handoff.db import create_engine, session_factory
 from handoff.ingest.sink import EventSink
 from handoff.ingest.sources.sql_tail import SqlTailSource

@@ -28,7 +28,8 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks import add_database_option, summary_ms, throwaway_store
+from benchmarks import summary_ms
+from benchmarks.store import add_database_option, throwaway_store
 from handoff.app import create_app
 from handoff.ingest.sink import EventSink
 from handoff.settings import Settings

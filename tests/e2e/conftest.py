@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from connectors.simulator.graph_api import GraphApiStandIn
 from tests.e2e.channels import LoopThread
+from tests.e2e.clients import Conversation, IntakeThread
 from tests.e2e.stack import (
-    ROOT,
-    Conversation,
-    IntakeThread,
+    MODEL,
     Process,
     action_server,
     free_port,
@@ -25,32 +20,17 @@ from tests.e2e.stack import (
     handoff_env,
     handoff_service,
     rasa_server,
+    rules_file,
+    train_model,
 )
 
-MODEL = ROOT / "models/care.tar.gz"
-WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+__all__ = ["MODEL", "rules_file"]  # benchmarks/connectors_turn.py imports them from here
 
 
 @pytest.fixture(scope="session")
 def model() -> Path:
     """The bot's model, trained by `make train` only if data or config changed."""
-    subprocess.run(["make", "-s", "train"], cwd=ROOT, check=True)
-    return MODEL
-
-
-def rules_file(path: Path, open_now: bool) -> Path:
-    """The shipped welcome rules with a team that is open around the clock, or closed now."""
-    config = yaml.safe_load((ROOT / "bot/welcome.yml").read_text())
-    if open_now:
-        weekly = {day: ["00:00-24:00"] for day in WEEKDAYS}
-    else:
-        later = datetime.now(ZoneInfo("Europe/London")) + timedelta(days=3)
-        weekly = {WEEKDAYS[later.weekday()]: ["09:00-10:00"]}
-    for schedule in config["schedules"].values():
-        schedule["weekly"] = weekly
-        schedule["holidays"] = []
-    path.write_text(yaml.safe_dump(config, allow_unicode=True))
-    return path
+    return train_model()
 
 
 @pytest.fixture(scope="session")

@@ -1,26 +1,30 @@
-"""Start the real bot processes for end-to-end tests and talk to them like a channel would."""
+"""Start the real processes of the product for whole-product tests.
+
+Only the standard library and PyYAML (a dependency of both environments) are imported here, so
+the browser tests in `.venv-handoff` can start the bot in `.venv-bot` with the same functions.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
-import sys
-import threading
 import time
+import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-import requests
-
-from tests.intake_service import IntakeService
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+BOT_BIN = ROOT / ".venv-bot/bin"  # Rasa and the action server, whichever venv runs the tests
 HANDOFF_PYTHON = ROOT / ".venv-handoff/bin/python"  # the service's own environment
+MODEL = ROOT / "models/care.tar.gz"
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 STARTUP_SECONDS = 180.0  # loading TensorFlow and the model on a busy 2-core machine
 
 
@@ -41,9 +45,31 @@ def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
 
 def _answers(url: str) -> bool:
     try:
-        return requests.get(url, timeout=2).ok
-    except requests.ConnectionError:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status < 400
+    except OSError:  # refused or timed out while starting, or an HTTP error status
         return False
+
+
+def train_model() -> Path:
+    """The bot's model, trained by `make train` only if data or config changed."""
+    subprocess.run(["make", "-s", "train"], cwd=ROOT, check=True)
+    return MODEL
+
+
+def rules_file(path: Path, open_now: bool) -> Path:
+    """The shipped welcome rules with a team that is open around the clock, or closed now."""
+    config = yaml.safe_load((ROOT / "bot/welcome.yml").read_text())
+    if open_now:
+        weekly = {day: ["00:00-24:00"] for day in WEEKDAYS}
+    else:
+        later = datetime.now(ZoneInfo("Europe/London")) + timedelta(days=3)
+        weekly = {WEEKDAYS[later.weekday()]: ["09:00-10:00"]}
+    for schedule in config["schedules"].values():
+        schedule["weekly"] = weekly
+        schedule["holidays"] = []
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
 
 
 @dataclass
@@ -96,7 +122,7 @@ def action_server(port: int, workdir: Path, intake_url: str, rules: Path) -> Pro
         WELCOME_RULES_PATH=str(rules),
     )
     return Process(
-        [str(BIN / "python"), "-m", "actions.server", "--port", str(port)],
+        [str(BOT_BIN / "python"), "-m", "actions.server", "--port", str(port)],
         env,
         f"http://127.0.0.1:{port}/health",
         workdir / "actions.log",
@@ -122,8 +148,12 @@ def handoff_service(env: dict[str, str], workdir: Path) -> Process:
     return Process([str(HANDOFF_PYTHON), "-m", "handoff"], env, url, workdir / "handoff.log")
 
 
-def handoff_cli(env: dict[str, str], *args: str) -> None:
-    subprocess.run([str(HANDOFF_PYTHON), "-m", "handoff.cli", *args], cwd=ROOT, env=env, check=True)
+def handoff_cli(env: dict[str, str], *args: str) -> str:
+    """Run `python -m handoff.cli` with the service's settings; what it printed."""
+    command = [str(HANDOFF_PYTHON), "-m", "handoff.cli", *args]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"handoff.cli {args} failed:\n{done.stdout}{done.stderr}"
+    return done.stdout
 
 
 # Channel credentials for bot/credentials.yml; the Graph API is a local stand-in.
@@ -151,66 +181,8 @@ def rasa_server(
         **CHANNEL_SECRETS,
     )
     args = [
-        str(BIN / "rasa"), "run", "--model", str(model), "--port", str(port),
+        str(BOT_BIN / "rasa"), "run", "--model", str(model), "--port", str(port),
         "--interface", "127.0.0.1", "--enable-api",
         "--credentials", "bot/credentials.yml", "--endpoints", "bot/endpoints.yml",
     ]  # fmt: skip
     return Process(args, env, f"http://127.0.0.1:{port}/status", workdir / "rasa.log")
-
-
-@dataclass
-class IntakeThread:
-    """The intake stand-in, served from its own event loop so synchronous tests can use it."""
-
-    port: int = field(default_factory=free_port)
-    service: IntakeService = field(default_factory=IntakeService)
-    _loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
-
-    def __post_init__(self) -> None:
-        threading.Thread(target=self._loop.run_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.service.start(self.port), self._loop).result(10)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.service.stop(), self._loop).result(10)
-
-    def requests_for(self, conversation_id: str) -> list[dict[str, Any]]:
-        stored = list(self.service.stored.values())
-        return [body for body in stored if body["conversation_id"] == conversation_id]
-
-
-@dataclass
-class Conversation:
-    """One customer talking to the bot through Rasa's REST channel."""
-
-    rasa_url: str
-    sender: str
-
-    def say(self, text: str, metadata: dict[str, Any] | None = None) -> list[str]:
-        body: dict[str, Any] = {"sender": self.sender, "message": text}
-        if metadata:
-            body["metadata"] = metadata
-        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=60)
-        response.raise_for_status()
-        return [message.get("text") or "" for message in response.json()]
-
-    def tracker(self) -> dict[str, Any]:
-        url = f"{self.rasa_url}/conversations/{self.sender}/tracker"
-        response = requests.get(url, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def append_events(self, events: list[dict[str, Any]]) -> None:
-        url = f"{self.rasa_url}/conversations/{self.sender}/tracker/events"
-        requests.post(url, json=events, timeout=30).raise_for_status()
-
-    def trigger_intent(self, name: str) -> list[str]:
-        url = f"{self.rasa_url}/conversations/{self.sender}/trigger_intent?output_channel=latest"
-        response = requests.post(url, json={"name": name}, timeout=60)
-        response.raise_for_status()
-        return [message.get("text") or "" for message in response.json()["messages"]]

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from tests.e2e.stack import Conversation, IntakeThread, wait_for
+from tests.e2e.clients import Conversation, IntakeThread
+from tests.e2e.stack import wait_for
 
 pytestmark = pytest.mark.slow
 DELIVERY_SECONDS = 30.0  # the relay retries with backoff from 1 s
