@@ -121,6 +121,8 @@ def map_event(event: dict[str, Any]) -> Mapped | None:
     at = event_time(event["timestamp"])
     kind = event.get("event")
     if kind == "user":
+        if (event.get("metadata") or {}).get("is_external"):
+            return None  # an intent triggered through Rasa's API (return to bot), not the customer
         return _customer_line(str(sender), at, event)
     if kind == "bot" and event.get("text"):
         metadata = event.get("metadata") or {}

@@ -95,3 +95,10 @@ def test_a_line_has_the_same_key_from_the_broker_and_the_intake_transcript():
 )
 def test_other_events(event, expected):
     assert isinstance(map_event(event), expected)
+
+
+def test_an_intent_triggered_through_rasas_api_is_not_a_customer_line():
+    """Return to bot triggers `handoff_ended`; Rasa logs it as a user event marked external."""
+    event = user_event("c1", "EXTERNAL: handoff_ended", 1_700_000_000.0, "m-ext")
+    event["metadata"] = {"is_external": True}
+    assert map_event(event) is None
