@@ -15,22 +15,11 @@ from typing import Any
 import pytest
 
 from tests.connectors.browser.server import ChatServer
+from tests.handoff.browser.conftest import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
 
 if importlib.util.find_spec("selenium") is None:
     collect_ignore_glob = ["test_*.py"]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 PHONE = (360, 740)
 DESKTOP = (1366, 768)
 
