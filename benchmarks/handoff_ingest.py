@@ -156,8 +156,10 @@ class CursorWatch:
         self.last_id = last_id
         self.reached = asyncio.Event()
 
-    async def store(self, events: list[Event], cursor: tuple[str, str] | None = None) -> None:
-        await self.sink.store(events, cursor)
+    async def store(
+        self, events: list[Event], cursor: tuple[str, str] | None = None, *, source: str
+    ) -> None:
+        await self.sink.store(events, cursor, source=source)
         if cursor is not None and int(cursor[1]) >= self.last_id:
             self.reached.set()
 

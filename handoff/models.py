@@ -227,3 +227,27 @@ class IngestCursor(Base):
     source: Mapped[str] = mapped_column(String(200), primary_key=True)
     position: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class DeadLetter(Base):
+    """An event a source could not store (malformed, or refused by the database), set aside so
+    the stream goes on; admins list, retry or discard it (docs/handoff-service.md)."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        UniqueConstraint("source", "fingerprint"),
+        Index("ix_dead_letters_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the whole payload
+    conversation_id: Mapped[str | None] = mapped_column(String(255))
+    event_type: Mapped[str | None] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text)  # at most MAX_PAYLOAD characters
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utc_now)

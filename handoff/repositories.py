@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from handoff.db import insert_for
+from handoff.ingest.failures import Rejected
 from handoff.ingest.mapping import Line
 from handoff.models import (
     Agent,
@@ -20,6 +21,7 @@ from handoff.models import (
     AgentTeam,
     Assignment,
     Conversation,
+    DeadLetter,
     IngestCursor,
     Message,
     Note,
@@ -307,3 +309,73 @@ class Cursors:
                 index_elements=["source"], set_={"position": position, "updated_at": now}
             )
         )
+
+
+class DeadLetters:
+    """Events set aside by the ingestion (`handoff.ingest.failures.Rejected`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, source: str, rejected: Rejected) -> None:
+        """Keep a rejected event; the same payload from the same source again counts an attempt
+        (a source that redelivers it creates no second letter)."""
+        now = utc_now()
+        payload, truncated = rejected.stored_payload
+        statement = insert_for(self.session, DeadLetter).values(
+            source=source,
+            fingerprint=rejected.fingerprint,
+            conversation_id=rejected.conversation_id,
+            event_type=rejected.event_type,
+            payload=payload,
+            truncated=truncated,
+            error=rejected.error,
+            status="open",
+            attempts=1,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["source", "fingerprint"],
+                set_={
+                    "attempts": DeadLetter.attempts + 1,
+                    "last_seen_at": now,
+                    "error": rejected.error,
+                },
+            )
+        )
+
+    async def get(self, letter_id: int) -> DeadLetter | None:
+        return await self.session.get(DeadLetter, letter_id, populate_existing=True)
+
+    async def page(
+        self, status: str | None, limit: int, offset: int
+    ) -> tuple[int, Sequence[DeadLetter]]:
+        """How many letters have `status` (any: None), and a page of them, oldest first."""
+        where = [] if status is None else [DeadLetter.status == status]
+        count = await self.session.scalar(
+            select(func.count()).select_from(DeadLetter).where(*where)
+        )
+        query = select(DeadLetter).where(*where).order_by(DeadLetter.id).limit(limit).offset(offset)
+        return count or 0, (await self.session.scalars(query)).all()
+
+    async def open_ids(self) -> Sequence[int]:
+        query = select(DeadLetter.id).where(DeadLetter.status == "open").order_by(DeadLetter.id)
+        return (await self.session.scalars(query)).all()
+
+    async def settle(self, letter_id: int, status: str, error: str | None = None) -> bool:
+        """Move an open letter to `status`, counting the attempt; whether it was still open.
+        With `error` (a retry that failed again) it stays open with the new error."""
+        values: dict[str, Any] = {"status": status, "last_seen_at": utc_now()}
+        if error is not None:
+            values["error"] = error
+        if status != "discarded":
+            values["attempts"] = DeadLetter.attempts + 1
+        statement = (
+            update(DeadLetter)
+            .where(DeadLetter.id == letter_id, DeadLetter.status == "open")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).rowcount == 1

@@ -1,18 +1,41 @@
 """Rasa broker events (`{"sender_id": ..., **event.as_dict()}`) as transcript lines or updates.
 
-Pure functions. Dedupe keys are shared with the intake transcript so a line that reaches the store
-both ways is kept once: `user` -> its `message_id`; `bot` -> `metadata.handoff_message_id` when
-the line was sent by this service through a connector, else a hash of timestamp and text.
+Pure functions. Each event is validated at this boundary against an explicit shape per event
+type (`UserEvent`, `BotEvent`, `SlotEvent`, any other type as `AnyEvent`); an event that does
+not fit raises `InvalidInput` naming the field, and nothing else is raised for any JSON input,
+so a source can set it aside and go on. Dedupe keys are shared with the intake transcript so a
+line that reaches the store both ways is kept once: `user` -> its `message_id`; `bot` ->
+`metadata.handoff_message_id` when the line was sent by this service through a connector, else
+a hash of timestamp and text.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from handoff.ingest.shapes import (
+    Chars,
+    Clean,
+    FrustrationShape,
+    InvalidInput,
+    Shape,
+    Storable,
+    Time,
+    event_time,
+    validated,
+)
+
+__all__ = ["InvalidInput", "event_time", "map_event"]
 
 CHANNEL_ALIASES = {"rest": "webchat", "facebook": "messenger"}
+# Message ids become dedupe keys (`user:<id>`, `handoff:<id>`) in a 255-character column.
+MessageId = Annotated[str, Chars(240), Storable]
+Attachments = list[dict[str, Any] | Clean]
 
 
 @dataclass(frozen=True)
@@ -21,10 +44,8 @@ class Frustration:
     signals: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, value: Any) -> Frustration | None:
-        if not isinstance(value, dict) or value.get("score") is None:
-            return None
-        return cls(float(value["score"]), tuple(str(s) for s in value.get("signals") or ()))
+    def of(cls, shape: FrustrationShape | None) -> Frustration | None:
+        return None if shape is None else cls(shape.score, tuple(shape.signals))
 
     def merge(self, other: Frustration | None) -> Frustration:
         """The higher score and the union of signals, in first-seen order (idempotent)."""
@@ -75,22 +96,6 @@ class Seen:
 Mapped = Line | FrustrationReading | Seen
 
 
-def event_time(timestamp: Any) -> datetime:
-    """A Rasa event timestamp (epoch seconds) or ISO-8601 string, as UTC, to the millisecond."""
-    if isinstance(timestamp, (int, float)):
-        moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    elif isinstance(timestamp, str) and timestamp:
-        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-        moment = (
-            moment.astimezone(timezone.utc)
-            if moment.tzinfo
-            else moment.replace(tzinfo=timezone.utc)
-        )
-    else:
-        raise ValueError(f"event without a usable timestamp: {timestamp!r}")
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
 def content_key(kind: str, at: datetime, text: str) -> str:
     stamp = at.isoformat(timespec="milliseconds")
     return f"{kind}:" + hashlib.sha256(f"{stamp}\n{text}".encode()).hexdigest()[:40]
@@ -113,48 +118,111 @@ def channel_name(value: str | None) -> str | None:
     return CHANNEL_ALIASES.get(value, value) if value else None
 
 
-def map_event(event: dict[str, Any]) -> Mapped | None:
-    """The store's view of one event; None for events without a conversation or time."""
-    sender = event.get("sender_id")
-    if not sender or event.get("timestamp") is None:
+class AnyEvent(Shape):
+    """What every event needs: whose conversation, and when."""
+
+    sender_id: Annotated[str, Chars(255, min_length=1), Storable]
+    timestamp: Time
+    event: Annotated[str, Chars(100), Storable] | None = None
+
+
+class UserMetadata(Shape):
+    attachments: Attachments | None = Field(default=None, max_length=50)
+    is_external: Any = None
+
+
+class Intent(Shape):
+    name: Annotated[str, Chars(200), Storable] | None = None
+
+
+class ParseData(Shape):
+    intent: Intent | None = None
+    frustration: FrustrationShape | None = None
+    metadata: UserMetadata | None = None
+
+
+class UserEvent(AnyEvent):
+    text: Clean | None = None
+    message_id: MessageId | None = None
+    input_channel: Annotated[str, Chars(50), Storable] | None = None
+    parse_data: ParseData | None = None
+    metadata: UserMetadata | None = None
+
+
+class BotMetadata(Shape):
+    handoff_message_id: MessageId | None = None
+    author_type: Literal["bot", "agent", "system"] | None = None
+    author_name: Annotated[str, Chars(200), Storable] | None = None
+
+
+class BotEvent(AnyEvent):
+    text: Clean | None = None
+    metadata: BotMetadata | None = None
+
+
+class SlotEvent(AnyEvent):
+    name: Annotated[str, Chars(200), Storable] | None = None
+    value: Any = None
+
+
+def map_event(event: Any) -> Mapped | None:
+    """The store's view of one event; None for events without a conversation or time.
+
+    Raises `InvalidInput` (and only that) when the event does not fit its shape.
+    """
+    if not isinstance(event, dict):
+        raise InvalidInput("", "an event must be a JSON object")
+    if event.get("sender_id") in (None, "") or event.get("timestamp") is None:
         return None
-    at = event_time(event["timestamp"])
     kind = event.get("event")
     if kind == "user":
-        if (event.get("metadata") or {}).get("is_external"):
+        user = validated(UserEvent, event)
+        if user.metadata and user.metadata.is_external:
             return None  # an intent triggered through Rasa's API (return to bot), not the customer
-        return _customer_line(str(sender), at, event)
-    if kind == "bot" and event.get("text"):
-        metadata = event.get("metadata") or {}
-        text = str(event["text"])
-        return Line(
-            conversation_id=str(sender),
-            dedupe_key=bot_key(metadata.get("handoff_message_id"), at, text),
-            author_type=str(metadata.get("author_type") or "bot"),
-            author_name=metadata.get("author_name"),
-            text=text,
-            created_at=at,
-        )
-    if kind == "slot" and event.get("name") == "frustration":
-        reading = Frustration.parse(event.get("value"))
-        if reading is not None:
-            return FrustrationReading(str(sender), reading, at)
-    return Seen(str(sender), at)
+        return _customer_line(user)
+    if kind == "bot":
+        bot = validated(BotEvent, event)
+        if bot.text:
+            return _bot_line(bot)
+        return Seen(bot.sender_id, bot.timestamp)
+    if kind == "slot":
+        slot = validated(SlotEvent, event)
+        if slot.name == "frustration" and isinstance(slot.value, dict):
+            reading = validated(FrustrationShape, slot.value, at="value")
+            return FrustrationReading(
+                slot.sender_id, Frustration(reading.score, tuple(reading.signals)), slot.timestamp
+            )
+        return Seen(slot.sender_id, slot.timestamp)
+    other = validated(AnyEvent, event)
+    return Seen(other.sender_id, other.timestamp)
 
 
-def _customer_line(sender: str, at: datetime, event: dict[str, Any]) -> Line:
-    parse_data = event.get("parse_data") or {}
-    metadata = event.get("metadata") or parse_data.get("metadata") or {}
-    text = str(event.get("text") or "")
+def _customer_line(event: UserEvent) -> Line:
+    parse_data = event.parse_data or ParseData()
+    metadata = event.metadata or parse_data.metadata or UserMetadata()
+    text = event.text or ""
     return Line(
-        conversation_id=sender,
-        dedupe_key=customer_key(event.get("message_id"), at, text),
+        conversation_id=event.sender_id,
+        dedupe_key=customer_key(event.message_id, event.timestamp, text),
         author_type="customer",
         text=text,
-        created_at=at,
-        attachments=list(metadata.get("attachments") or []),
-        channel_message_id=event.get("message_id"),
-        intent=(parse_data.get("intent") or {}).get("name"),
-        frustration=Frustration.parse(parse_data.get("frustration")),
-        channel=channel_name(event.get("input_channel")),
+        created_at=event.timestamp,
+        attachments=list(metadata.attachments or []),
+        channel_message_id=event.message_id,
+        intent=parse_data.intent.name if parse_data.intent else None,
+        frustration=Frustration.of(parse_data.frustration),
+        channel=channel_name(event.input_channel),
+    )
+
+
+def _bot_line(event: BotEvent) -> Line:
+    metadata = event.metadata or BotMetadata()
+    text = event.text or ""
+    return Line(
+        conversation_id=event.sender_id,
+        dedupe_key=bot_key(metadata.handoff_message_id, event.timestamp, text),
+        author_type=metadata.author_type or "bot",
+        author_name=metadata.author_name,
+        text=text,
+        created_at=event.timestamp,
     )

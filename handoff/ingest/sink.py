@@ -2,20 +2,51 @@
 
 A source acknowledges (or advances its cursor) only after `store` returns, so a crash between the
 two replays the batch and the dedupe keys keep every line single.
+
+One bad event never stops the stream: an event that does not fit its shape (`mapping`), or that
+the database refuses, is kept as a dead letter (`DeadLetters`) in the same transaction and the
+rest of the batch is stored. A batch is first stored in one go; if the database refuses it, it
+is stored again one event per savepoint, so exactly the refused events are set aside. A failure
+of the database itself (`failures.is_transient`) is raised: the source retries the batch, and
+nothing is set aside.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff.ingest.mapping import Frustration, FrustrationReading, Line, Mapped, map_event
+from handoff.ingest.failures import Rejected, describe, is_transient
+from handoff.ingest.mapping import (
+    Frustration,
+    FrustrationReading,
+    InvalidInput,
+    Line,
+    Mapped,
+    map_event,
+)
 from handoff.live import Broadcaster
 from handoff.models import Conversation
-from handoff.repositories import Conversations, Cursors, Messages
+from handoff.repositories import Conversations, Cursors, DeadLetters, Messages
 from handoff.services.views import message_event
 from handoff.states import WITH_PEOPLE, Status
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+def _mapped(event: Event | Rejected) -> Mapped | Rejected | None:
+    if isinstance(event, Rejected):
+        return event
+    try:
+        return map_event(event)
+    except InvalidInput as error:
+        return Rejected.of_event(event, str(error))
 
 
 class EventSink:
@@ -24,16 +55,90 @@ class EventSink:
         self.live = live
 
     async def store(
-        self, events: list[dict[str, Any]], cursor: tuple[str, str] | None = None
+        self,
+        events: Sequence[Event | Rejected],
+        cursor: tuple[str, str] | None = None,
+        *,
+        source: str = "direct",
     ) -> None:
-        mapped = [item for item in map(map_event, events) if item is not None]
+        """Store a batch from `source` in order, setting aside what cannot be stored; raises
+        only when the database fails (then nothing of the batch is stored). Callers that are
+        not an event source (tests, benchmarks) may leave `source` out."""
+        items = [(event, _mapped(event)) for event in events]
+        try:
+            published = await self._store_batch(items, cursor, source, isolated=False)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            logger.warning(
+                "Event source %s: the database refused a batch (%s); storing it event by event",
+                source,
+                describe(error),
+            )
+            published = await self._store_batch(items, cursor, source, isolated=True)
+        await self._publish(published)
+
+    async def retry(self, payload: str) -> None:
+        """Map and store one dead letter's payload again (in one transaction); raises
+        InvalidInput or the database's error when it still cannot be stored."""
+        try:
+            event = json.loads(payload)
+        except ValueError as error:
+            raise InvalidInput("", f"not JSON ({error})") from None
+        item = map_event(event)
+        published: list[str] = []
+        if item is not None:
+            async with self.sessions.begin() as session:
+                if (message_id := await self._store_one(session, item)) is not None:
+                    published.append(message_id)
+        await self._publish(published)
+
+    async def _store_batch(
+        self,
+        items: list[tuple[Event | Rejected, Mapped | Rejected | None]],
+        cursor: tuple[str, str] | None,
+        source: str,
+        isolated: bool,
+    ) -> list[str]:
         published: list[str] = []
         async with self.sessions.begin() as session:
-            for item in mapped:
-                if (message_id := await self._store_one(session, item)) is not None:
+            letters = DeadLetters(session)
+            for event, item in items:
+                if item is None:
+                    continue
+                if isinstance(item, Rejected):
+                    await self._set_aside(letters, source, item)
+                    continue
+                try:
+                    if isolated:
+                        async with session.begin_nested():
+                            message_id = await self._store_one(session, item)
+                    else:
+                        message_id = await self._store_one(session, item)
+                except Exception as error:
+                    if not isolated or is_transient(error):
+                        raise
+                    await self._set_aside(
+                        letters, source, Rejected.of_event(event, describe(error))
+                    )
+                    continue
+                if message_id is not None:
                     published.append(message_id)
             if cursor is not None:
                 await Cursors(session).put(*cursor)
+        return published
+
+    async def _set_aside(self, letters: DeadLetters, source: str, rejected: Rejected) -> None:
+        await letters.put(source, rejected)
+        logger.warning(
+            "Event source %s: set aside a %s event of %s as a dead letter: %s",
+            source,
+            rejected.event_type or "malformed",
+            rejected.conversation_id or "an unknown conversation",
+            rejected.error,
+        )
+
+    async def _publish(self, published: list[str]) -> None:
         for message_id in published:
             async with self.sessions() as session:
                 event = await message_event(session, message_id)

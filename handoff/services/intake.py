@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import BeforeValidator, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,10 +19,21 @@ from handoff.errors import BadRequest, Invalid
 from handoff.ingest.mapping import (
     Frustration,
     Line,
+    MessageId,
     bot_key,
     channel_name,
     customer_key,
-    event_time,
+)
+from handoff.ingest.shapes import (
+    AuthorType,
+    Chars,
+    Clean,
+    FrustrationShape,
+    InvalidInput,
+    Shape,
+    Storable,
+    Time,
+    validated,
 )
 from handoff.live import Broadcaster
 from handoff.models import IntakeRequest, utc_now
@@ -29,8 +41,9 @@ from handoff.repositories import Conversations, History, Messages, status_in
 from handoff.services.views import load_conversation
 from handoff.states import Action, transition
 
-MODES = ("sync", "async")
 MAX_KEY_LENGTH = 200
+MAX_FIRST_RESPONSE_MINUTES = 60 * 24 * 365  # a year: beyond it is a mistake, not a promise
+REQUIRED = ("conversation_id", "priority", "mode", "team")
 
 
 @dataclass(frozen=True)
@@ -167,126 +180,107 @@ class IntakeService:
         return created, conversation_pk
 
 
+class CustomerShape(Shape):
+    id: Annotated[str, Chars(255), Storable] | None = None
+    name: Annotated[str, Chars(200), Storable] | None = None
+    language: Annotated[str, Chars(20), Storable] | None = None
+
+
+class TriageShape(Shape):
+    topic: Annotated[str, Chars(50), Storable] | None = None
+    description: Annotated[str, Chars(4000), Storable] | None = None
+    reference: Annotated[str, Chars(200), Storable] | None = None
+    mode_preference: Annotated[str, Chars(10), Storable] | None = None
+    device_name: Annotated[str, Chars(200), Storable] | None = None
+
+
+class PriorityShape(Shape):
+    level: Annotated[int, Field(ge=1, le=4)]
+    name: Annotated[str, Chars(20), Storable] | None = None
+    first_response_minutes: Annotated[int, Field(ge=0, le=MAX_FIRST_RESPONSE_MINUTES)] | None = None
+
+
+class TranscriptLine(Shape):
+    author_type: AuthorType | None = None
+    text: Clean
+    timestamp: Time
+    author_name: Annotated[str, Chars(200), Storable] | None = None
+    message_id: MessageId | None = None
+    handoff_message_id: MessageId | None = None
+    intent: Annotated[str, Chars(200), Storable] | None = None
+    frustration: FrustrationShape | None = None
+    channel: Annotated[str, Chars(50), Storable] | None = None
+
+
+class HandoffBody(Shape):
+    conversation_id: Annotated[str, Chars(255, min_length=1), Storable]
+    channel: Annotated[str, Chars(50), Storable] | None = None
+    customer: CustomerShape | None = None
+    triage: TriageShape | None = None
+    priority: PriorityShape
+    mode: Literal["sync", "async"]
+    team: Annotated[str, Chars(64, min_length=1), Storable]
+    tags: Annotated[list[Annotated[str, Chars(200), Storable]], Field(max_length=100)] | None = None
+    reasons: Annotated[list[Clean], Field(max_length=100)] | None = None
+    frustration: FrustrationShape | None = None
+    escalation_reason: Annotated[str, Chars(50), Storable] | None = None
+    requested_at: Annotated[Time | None, BeforeValidator(lambda value: value or None)] = None
+    transcript: list[TranscriptLine] | None = None
+
+
 def parse_handoff(body: Any) -> Handoff:
-    """The intake body validated: 400 when it is not an object or lacks a field, 422 when a
-    field has the wrong type or value."""
+    """The intake body validated: 400 when it is not an object or lacks a field, 422 naming the
+    field when a value has the wrong type, does not fit its column or is out of range."""
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.", "malformed_body")
-    for name in ("conversation_id", "priority", "mode", "team"):
+    for name in REQUIRED:
         if body.get(name) in (None, ""):
             raise BadRequest(f"Field {name!r} is required.", "missing_field")
-    conversation_id = _text(body, "conversation_id", limit=255)
-    customer = _object(body, "customer")
-    triage = _object(body, "triage")
-    priority = _object(body, "priority")
-    level = priority.get("level")
-    if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 4:
-        raise Invalid("priority.level must be a whole number from 1 (urgent) to 4 (low).")
-    minutes = priority.get("first_response_minutes")
-    if minutes is not None and (not isinstance(minutes, int) or minutes < 0):
-        raise Invalid("priority.first_response_minutes must be a positive whole number.")
-    mode = body["mode"]
-    if mode not in MODES:
-        raise Invalid(f"mode must be one of {', '.join(MODES)}.")
-    channel = body.get("channel")
+    try:
+        shape = validated(HandoffBody, body)
+    except InvalidInput as error:
+        if error.missing:
+            raise BadRequest(f"Field {error.field!r} is required.", "missing_field") from None
+        raise Invalid(f"{error.field}: {error.problem}.", "invalid_field") from None
+    customer = shape.customer or CustomerShape()
+    triage = shape.triage or TriageShape()
     return Handoff(
-        conversation_id=conversation_id,
-        channel=channel_name(_text(body, "channel", limit=50)) if channel else None,
-        customer_id=_text(customer, "id", limit=255) or conversation_id,
-        customer_name=_text(customer, "name", limit=200),
-        language=_text(customer, "language", limit=20) or "en",
-        triage={
-            name: _text(triage, name, limit=4000)
-            for name in ("topic", "description", "reference", "mode_preference", "device_name")
-        },
-        priority_level=level,
-        priority_name=_text(priority, "name", limit=20) or "normal",
-        first_response_minutes=minutes,
-        mode=mode,
-        team=_text(body, "team", limit=64) or "",
-        tags=_strings(body, "tags"),
-        reasons=_strings(body, "reasons"),
-        frustration=_frustration(body.get("frustration")),
-        escalation_reason=_text(body, "escalation_reason", limit=50),
-        requested_at=_time(body.get("requested_at"), "requested_at"),
-        transcript=_transcript(conversation_id, body.get("transcript")),
+        conversation_id=shape.conversation_id,
+        channel=channel_name(shape.channel),
+        customer_id=customer.id or shape.conversation_id,
+        customer_name=customer.name,
+        language=customer.language or "en",
+        triage=triage.model_dump(),
+        priority_level=shape.priority.level,
+        priority_name=shape.priority.name or "normal",
+        first_response_minutes=shape.priority.first_response_minutes,
+        mode=shape.mode,
+        team=shape.team,
+        tags=list(shape.tags or []),
+        reasons=list(shape.reasons or []),
+        frustration=Frustration.of(shape.frustration),
+        escalation_reason=shape.escalation_reason,
+        requested_at=shape.requested_at,
+        transcript=[_line(shape.conversation_id, line) for line in shape.transcript or []],
     )
 
 
-def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
-    value = body.get(name) or {}
-    if not isinstance(value, dict):
-        raise Invalid(f"{name} must be an object.")
-    return value
-
-
-def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise Invalid(f"{name} must be a string of at most {limit} characters.")
-    return value
-
-
-def _strings(body: dict[str, Any], name: str) -> list[str]:
-    value = body.get(name) or []
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise Invalid(f"{name} must be a list of strings.")
-    return value
-
-
-def _frustration(value: Any) -> Frustration | None:
-    if value is None:
-        return None
-    try:
-        reading = Frustration.parse(value)
-    except (TypeError, ValueError):
-        reading = None
-    if reading is None or not 0 <= reading.score <= 1:
-        raise Invalid("frustration must be {score: 0..1, signals: [...]}.")
-    return reading
-
-
-def _time(value: Any, name: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    try:
-        return event_time(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name} must be an ISO-8601 time, e.g. 2026-11-21T12:00:00.000Z.") from None
-
-
-def _transcript(conversation_id: str, value: Any) -> list[Line]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise Invalid("transcript must be a list of lines.")
-    lines = []
-    for index, item in enumerate(value):
-        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-            raise Invalid(f"transcript[{index}] must be an object with a text.")
-        at = _time(item.get("timestamp"), f"transcript[{index}].timestamp")
-        if at is None:
-            raise Invalid(f"transcript[{index}] needs a timestamp.")
-        author = str(item.get("author_type") or "bot")
-        text = item["text"]
-        if author == "customer":
-            key = customer_key(item.get("message_id"), at, text)
-        else:
-            key = bot_key(item.get("handoff_message_id"), at, text)
-        lines.append(
-            Line(
-                conversation_id=conversation_id,
-                dedupe_key=key,
-                author_type=author,
-                author_name=item.get("author_name"),
-                text=text,
-                created_at=at,
-                channel_message_id=item.get("message_id") if author == "customer" else None,
-                intent=item.get("intent") if author == "customer" else None,
-                frustration=_frustration(item.get("frustration")),
-                channel=channel_name(item.get("channel")),
-            )
-        )
-    return lines
+def _line(conversation_id: str, line: TranscriptLine) -> Line:
+    author = line.author_type or "bot"
+    customer = author == "customer"
+    if customer:
+        key = customer_key(line.message_id, line.timestamp, line.text)
+    else:
+        key = bot_key(line.handoff_message_id, line.timestamp, line.text)
+    return Line(
+        conversation_id=conversation_id,
+        dedupe_key=key,
+        author_type=author,
+        author_name=line.author_name,
+        text=line.text,
+        created_at=line.timestamp,
+        channel_message_id=line.message_id if customer else None,
+        intent=line.intent if customer else None,
+        frustration=Frustration.of(line.frustration),
+        channel=channel_name(line.channel),
+    )

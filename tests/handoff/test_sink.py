@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from handoff.db import create_engine, session_factory
+from handoff.ingest.failures import is_transient
 from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
-from handoff.models import Conversation, Message
+from handoff.models import Conversation, DeadLetter, Message
 from tests.handoff.factories import bot_event, make_conversation, slot_event, user_event
 
 T0 = 1_795_000_000.0
@@ -37,6 +38,13 @@ async def transcript(sessions, sender: str) -> list[tuple[str, str]]:
             .order_by(Message.created_at)
         )
         return [tuple(row) for row in rows]
+
+
+async def letters(sessions) -> list[tuple[str, str | None, str, int, str]]:
+    """(source, conversation, status, attempts, error) of every dead letter, oldest first."""
+    async with sessions() as session:
+        rows = await session.scalars(select(DeadLetter).order_by(DeadLetter.id))
+        return [(r.source, r.conversation_id, r.status, r.attempts, r.error) for r in rows]
 
 
 def expected(sender: str, turns: int) -> list[tuple[str, str]]:
@@ -85,17 +93,23 @@ async def test_duplicated_shuffled_events_and_a_restart_lose_and_double_nothing(
     assert await transcript(sessions, "b") == expected("b", 5)
 
 
-async def test_a_failed_batch_stores_nothing_and_keeps_the_cursor(sessions):
+async def test_a_database_that_is_down_raises_a_transient_error_and_sets_nothing_aside(sessions):
     sink = EventSink(sessions, LocalBroadcaster())
     await sink.store(conversation_events("c", 1), cursor=("src", "3"))
-    bad = [
-        *conversation_events("c", 2),
-        {"sender_id": "c", "event": "user", "timestamp": "garbage"},
-    ]
-    with pytest.raises(ValueError):
-        await sink.store(bad, cursor=("src", "9"))
+    down = create_engine("postgresql+asyncpg://postgres@127.0.0.1:9/handoff")
+    try:
+        with pytest.raises(Exception) as failure:
+            await EventSink(session_factory(down), LocalBroadcaster()).store(
+                [*conversation_events("c", 2), user_event("c", "x", "yesterday")],
+                cursor=("src", "9"),
+                source="src",
+            )
+    finally:
+        await down.dispose()
+    assert is_transient(failure.value)  # the source retries the batch; no event is blamed
     assert await sink.cursor("src") == "3"
     assert await transcript(sessions, "c") == expected("c", 1)
+    assert await letters(sessions) == []
 
 
 async def test_frustration_slot_merges_into_the_latest_customer_line(sessions):
@@ -145,3 +159,84 @@ async def test_intake_transcript_and_broker_lines_are_kept_once(sessions):
     )
     assert await transcript(sessions, "both") == [("customer", customer.text), ("bot", bot.text)]
     assert conversation["status"] == "queued"
+
+
+MALFORMED = [
+    ("attachments", {"metadata": {"attachments": 5}}, "metadata.attachments"),
+    ("far future", {"timestamp": 1e20}, "timestamp"),
+    ("words", {"timestamp": "yesterday"}, "timestamp"),
+    ("long sender", {"sender_id": "s" * 300}, "sender_id"),
+    ("object id", {"message_id": {"id": 1}}, "message_id"),
+    ("nul", {"text": "nul \x00 inside"}, "text"),
+    ("intent", {"parse_data": {"intent": {"name": ["greet"]}}}, "parse_data.intent.name"),
+]
+
+
+@pytest.mark.parametrize(("label", "change", "field"), MALFORMED, ids=[m[0] for m in MALFORMED])
+async def test_a_malformed_event_is_set_aside_and_the_rest_of_the_batch_is_stored(
+    sessions, label, change, field
+):
+    """Each of these made the whole batch fail (and the SQL tail retry it forever) on main."""
+    sink = EventSink(sessions, LocalBroadcaster())
+    bad = {**user_event("d", "the bad one", T0 + 5, "d-bad"), **change}
+    batch = [*conversation_events("d", 1), bad, bot_event("d", "after the bad one", T0 + 6)]
+
+    await sink.store(batch, cursor=("src", "4"), source="src")
+    await sink.store(batch, cursor=("src", "4"), source="src")  # redelivered
+
+    assert await sink.cursor("src") == "4"
+    assert await transcript(sessions, "d") == [*expected("d", 1), ("bot", "after the bad one")]
+    ((source, conversation, status, attempts, error),) = await letters(sessions)
+    assert (source, status, attempts) == ("src", "open", 2)
+    assert conversation == (bad["sender_id"] if len(bad["sender_id"]) <= 255 else None)
+    assert error.startswith(f"{field}:")
+
+
+REFUSE = {  # a trigger that makes the database refuse one line, as a value it cannot hold would
+    "sqlite": [
+        "CREATE TRIGGER refuse_line BEFORE INSERT ON messages WHEN NEW.text = 'refuse me'"
+        " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_line() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.text = 'refuse me' THEN RAISE EXCEPTION 'refused by the test'"
+        " USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_line BEFORE INSERT ON messages"
+        " FOR EACH ROW EXECUTE FUNCTION refuse_line()",
+    ],
+}
+UNREFUSE = {
+    "sqlite": ["DROP TRIGGER refuse_line"],
+    "postgresql": ["DROP TRIGGER refuse_line ON messages", "DROP FUNCTION refuse_line()"],
+}
+
+
+async def run_sql(sessions, statements: list[str]) -> None:
+    async with sessions.begin() as session:
+        for statement in statements:
+            await session.execute(text(statement))
+
+
+async def test_an_event_the_database_refuses_is_set_aside_and_the_rest_stored(sessions):
+    """The safety net behind the shapes: only the refused event is set aside."""
+    sink = EventSink(sessions, LocalBroadcaster())
+    dialect = sessions.kw["bind"].dialect.name
+    await run_sql(sessions, REFUSE[dialect])
+    try:
+        await sink.store(
+            [
+                user_event("e", "before", T0, "e-1"),
+                user_event("e", "refuse me", T0 + 1, "e-2"),
+                bot_event("e", "after", T0 + 2),
+            ],
+            cursor=("src", "3"),
+            source="src",
+        )
+    finally:
+        await run_sql(sessions, UNREFUSE[dialect])
+
+    assert await sink.cursor("src") == "3"
+    assert await transcript(sessions, "e") == [("customer", "before"), ("bot", "after")]
+    ((_, conversation_id, status, _, error),) = await letters(sessions)
+    assert (conversation_id, status) == ("e", "open")
+    assert "refused by the test" in error

@@ -18,11 +18,12 @@ import aio_pika
 import pytest
 from sqlalchemy import select
 
+from handoff.ingest.failures import Rejected
 from handoff.ingest.sink import EventSink
 from handoff.ingest.sources import create_source
 from handoff.ingest.sources.amqp import AmqpSource
 from handoff.live import LocalBroadcaster
-from handoff.models import Message
+from handoff.models import DeadLetter, Message
 from tests.handoff.factories import bot_event, user_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +76,11 @@ class RecordingSink:
         self._changed = asyncio.Condition()
 
     async def store(
-        self, events: list[dict[str, Any]], cursor: tuple[str, str] | None = None
+        self,
+        events: list[dict[str, Any] | Rejected],
+        cursor: tuple[str, str] | None = None,
+        *,
+        source: str,
     ) -> None:
         async with self._changed:
             self.attempts.append(list(events))
@@ -84,7 +89,7 @@ class RecordingSink:
             self.fail -= 1
             raise OSError("handoff database unavailable")
         if self.inner is not None:
-            await self.inner.store(events, cursor)
+            await self.inner.store(events, cursor, source=source)
         if self.lose_answers:
             self.lose_answers -= 1
             raise OSError("connection lost after the commit")
@@ -106,8 +111,8 @@ class RecordingSink:
         await asyncio.wait_for(wait(), WAIT)
 
 
-def texts(events: list[dict[str, Any]]) -> list[str]:
-    return [event["text"] for event in events]
+def texts(events: list[dict[str, Any] | Rejected]) -> list[str]:
+    return [event["text"] for event in events if isinstance(event, dict)]
 
 
 def user_events(*lines: str) -> list[dict[str, Any]]:
@@ -283,20 +288,25 @@ async def test_a_service_killed_mid_store_gets_the_event_again(names):
     assert texts(restarted.stored) == ["two", "three"]
 
 
-async def test_a_message_that_is_not_json_is_dropped_and_the_rest_go_on(names):
-    sink = RecordingSink()
-    source = await started(names, sink)
+async def publish_raw(names: Names, body: bytes) -> None:
     connection = await aio_pika.connect(BROKER)
     async with connection:
         channel = await connection.channel()
         exchange = await channel.get_exchange(names.exchange)
-        await exchange.publish(aio_pika.Message(b"{broken"), "")
+        await exchange.publish(aio_pika.Message(body), "")
+
+
+async def test_a_message_that_is_not_json_is_handed_over_as_rejected_and_acked(names):
+    sink = RecordingSink()
+    source = await started(names, sink)
+    await publish_raw(names, b"{broken")
     await publish_like_rasa(names, user_events("after"))
 
     async with running(source):
-        await sink.until(lambda s: len(s.stored) == 1)
+        await sink.until(lambda s: len(texts(s.stored)) == 1)
 
     assert texts(sink.stored) == ["after"]
+    assert [r.payload for r in sink.stored if isinstance(r, Rejected)] == ["{broken"]
     assert await waiting_messages(names.queue) == 0
 
 
@@ -397,3 +407,29 @@ async def test_a_service_killed_before_its_ack_stores_every_line_once(names, ses
 
     assert texts(restarted.stored) == ["two", "three"]  # "two" came twice
     assert await stored_lines(sessions) == [("customer", t) for t in ("one", "two", "three")]
+
+
+async def test_a_malformed_message_is_dead_lettered_and_acked_and_the_stream_goes_on(
+    names, sessions
+):
+    """On main the sink raised for the malformed event: the batch was requeued forever."""
+    sink = RecordingSink(EventSink(sessions, LocalBroadcaster()))
+    source = await started(names, sink)
+    malformed = {**user_event("alice", "photo", T0 + 1), "metadata": {"attachments": 5}}
+    await publish_like_rasa(names, [*user_events("before"), malformed])
+    await publish_raw(names, b"not json at all")
+    await publish_like_rasa(names, [bot_event("alice", "after", T0 + 2)])
+
+    async with running(source):
+        await sink.until(lambda s: "after" in texts(s.stored))
+
+    assert await stored_lines(sessions) == [("customer", "before"), ("bot", "after")]
+    async with sessions() as session:
+        letters = (await session.scalars(select(DeadLetter).order_by(DeadLetter.id))).all()
+    assert [(letter.source, letter.conversation_id) for letter in letters] == [
+        (source.name, "alice"),
+        (source.name, None),
+    ]
+    assert letters[0].error.startswith("metadata.attachments:")
+    assert letters[1].payload == "not json at all"
+    assert await waiting_messages(names.queue) == 0

@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import select
 
 from handoff.app import create_app
+from handoff.ingest.failures import Rejected
 from handoff.ingest.sink import EventSink
 from handoff.ingest.sources import create_source
 from handoff.ingest.sources.sql_tail import SqlTailSource
 from handoff.live import LocalBroadcaster
-from handoff.models import Message
+from handoff.models import DeadLetter, Message
 from handoff.settings import EventSource
 from tests.handoff.factories import bot_event, user_event
 from tests.handoff.helpers import serving
@@ -59,7 +60,11 @@ class RecordingSink:
         self._changed = asyncio.Condition()
 
     async def store(
-        self, events: list[dict[str, Any]], cursor: tuple[str, str] | None = None
+        self,
+        events: list[dict[str, Any] | Rejected],
+        cursor: tuple[str, str] | None = None,
+        *,
+        source: str,
     ) -> None:
         if self.failures_left:
             self.failures_left -= 1
@@ -75,7 +80,11 @@ class RecordingSink:
 
     @property
     def events(self) -> list[dict[str, Any]]:
-        return [event for batch in self.batches for event in batch]
+        return [event for batch in self.batches for event in batch if isinstance(event, dict)]
+
+    @property
+    def rejected(self) -> list[Rejected]:
+        return [event for batch in self.batches for event in batch if isinstance(event, Rejected)]
 
     async def until(self, done: Callable[[RecordingSink], bool]) -> None:
         async def wait() -> None:
@@ -230,7 +239,7 @@ async def test_a_failed_store_is_retried_and_nothing_is_skipped(tmp_path):
     assert texts(sink.events) == ["one", "two"]
 
 
-async def test_a_row_that_is_not_json_is_skipped_and_the_rest_go_on(tmp_path):
+async def test_a_row_that_is_not_json_is_handed_over_as_rejected_and_the_rest_go_on(tmp_path):
     db = tmp_path / "events.sqlite3"
     write_rows(db, said("fay", "before"))
     with sqlite3.connect(db) as connection:
@@ -242,6 +251,7 @@ async def test_a_row_that_is_not_json_is_skipped_and_the_rest_go_on(tmp_path):
         await sink.until(lambda s: s.cursors.get(source.name) == "3")
 
     assert texts(sink.events) == ["before", "after"]
+    assert [(r.payload, r.error.split(":")[0]) for r in sink.rejected] == [("{broken", "not JSON")]
 
 
 def test_source_names_ignore_driver_and_credentials():
@@ -367,6 +377,34 @@ async def test_duplicated_rows_and_a_restart_store_every_line_once(tmp_path, ses
         ("customer", "an old one"),
         ("bot", "Thanks"),
     ]
+
+
+async def test_a_malformed_event_is_set_aside_and_the_cursor_moves_past_it(tmp_path, sessions):
+    """On main the sink raised for these rows and the tail retried the same batch forever."""
+    db = tmp_path / "rasa-events.sqlite3"
+    bad_ones = [
+        {**user_event("jo", "with metadata", T0 + 1), "metadata": {"attachments": 5}},
+        user_event("jo", "far future", 1e20),
+        user_event("jo", "when?", "yesterday"),
+        user_event("j" * 300, "a long sender", T0 + 2),
+    ]
+    write_rows(db, [user_event("jo", "first", T0), *bad_ones, bot_event("jo", "last", T0 + 3)])
+    sink = EventSink(sessions, LocalBroadcaster())
+
+    async with running(source := sqlite_source(db, sink, batch_size=2)):
+        await until_cursor(sink, source.name, "6")
+
+    assert await stored_lines(sessions) == [("customer", "first"), ("bot", "last")]
+    async with sessions() as session:
+        letters = (await session.scalars(select(DeadLetter).order_by(DeadLetter.id))).all()
+    assert [(letter.source, letter.status) for letter in letters] == [(source.name, "open")] * 4
+    assert [letter.error.split(":")[0] for letter in letters] == [
+        "metadata.attachments",
+        "timestamp",
+        "timestamp",
+        "sender_id",
+    ]
+    assert json.loads(letters[1].payload) == bad_ones[1]
 
 
 async def test_the_app_runs_the_configured_source_while_it_serves(tmp_path, settings, sessions):

@@ -3,9 +3,11 @@
 A source reads the events Rasa's event broker publishes (`{"sender_id": …, **event.as_dict()}`)
 and hands them, in order and in batches, to an `EventSink`. It acknowledges a batch (advances
 its cursor, acks its messages) only after `EventSink.store` returned: delivery is at least
-once, and the sink makes repeated delivery harmless. Transient failures (broker or database
-down, a locked SQLite file) are logged and retried with backoff; a source only ends when
-`stop()` is called.
+once, and the sink makes repeated delivery harmless. A payload that is not a JSON object is
+handed over as `Rejected` and the sink keeps it as a dead letter, like an event that does not
+fit its shape: a bad event never holds the stream up. `EventSink.store` raises only when the
+database fails; those transient failures (broker or database down, a locked SQLite file) are
+logged and retried with backoff; a source only ends when `stop()` is called.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any, Protocol
+
+from handoff.ingest.failures import Rejected
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +29,15 @@ Event = dict[str, Any]
 class EventSink(Protocol):
     """Where sources put events (`handoff.ingest.sink.EventSink`)."""
 
-    async def store(self, events: list[Event], cursor: tuple[str, str] | None = None) -> None:
-        """Store a batch idempotently, with the source's new cursor, in one transaction."""
+    async def store(
+        self,
+        events: Sequence[Event | Rejected],
+        cursor: tuple[str, str] | None = None,
+        *,
+        source: str,
+    ) -> None:
+        """Store a batch idempotently, with the source's new cursor, in one transaction; events
+        that cannot be stored are set aside as dead letters of `source`."""
 
     async def cursor(self, source: str) -> str | None:
         """The cursor stored for `source`, or None before its first batch."""
@@ -70,19 +82,18 @@ class Backoff:
         self.failures = 0
 
 
-def parse_event(raw: str | bytes, sender_id: str | None = None) -> Event | None:
-    """Decode one published event; None (and an error log) if it is not a JSON object.
+def parse_event(raw: str | bytes, sender_id: str | None = None) -> Event | Rejected:
+    """Decode one published event; `Rejected` if it is not a JSON object.
 
     `sender_id` fills the event's sender when the payload lacks it (the SQL broker also keeps
     it in a column of its own).
     """
     try:
         event = json.loads(raw)
-    except ValueError:
-        event = None
+    except (ValueError, RecursionError) as error:
+        return Rejected.of_raw(raw, f"not JSON: {error}")
     if not isinstance(event, dict):
-        logger.error("Skipping an event that is not a JSON object: %.200r", raw)
-        return None
+        return Rejected.of_raw(raw, f"not a JSON object but {type(event).__name__}")
     if sender_id is not None:
         event.setdefault("sender_id", sender_id)
     return event

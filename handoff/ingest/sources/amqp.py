@@ -10,8 +10,9 @@ published before the binding exists (first start, or after RabbitMQ lost the exc
 
 Messages are taken in batches of whatever has already arrived (up to the prefetch count): no
 waiting window, so a single event is stored at once, and a burst is stored in few transactions.
-A batch is acknowledged only after `EventSink.store` returned; on failure it is returned to the
-queue (nack, requeue) and the consumer waits with backoff. After a reconnect the broker
+A batch is acknowledged only after `EventSink.store` returned, bad messages included (the sink
+kept them as dead letters); when the database fails the batch is returned to the queue (nack,
+requeue) and the consumer waits with backoff. After a reconnect the broker
 redelivers unacknowledged messages; the sink makes that harmless.
 """
 
@@ -122,20 +123,13 @@ class AmqpSource:
         backoff = Backoff()
         while not self._stopping.is_set():
             messages = await self._next_batch()
-            events, kept = [], []
-            for message in messages:
-                event = parse_event(message.body)
-                if event is None:
-                    await _settle(message.reject(requeue=False))
-                else:
-                    events.append(event)
-                    kept.append(message)
-            if not events:
+            if not messages:
                 continue
+            events = [parse_event(message.body) for message in messages]
             try:
-                await self._sink.store(events)
+                await self._sink.store(events, source=self.name)
             except Exception as exc:
-                for message in kept:
+                for message in messages:
                     await _settle(message.nack(requeue=True))
                 delay = backoff.next_delay()
                 logger.warning(
@@ -150,7 +144,7 @@ class AmqpSource:
                 await wait_or_stop(self._stopping, delay)
                 continue
             backoff.reset()
-            for message in kept:
+            for message in messages:
                 await _settle(message.ack())
 
     async def _next_batch(self) -> list[AbstractIncomingMessage]:

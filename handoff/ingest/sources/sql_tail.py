@@ -3,7 +3,8 @@
 Rasa's `SQLEventBroker` inserts one row per event: `id` (integer primary key), `sender_id`,
 `data` (the event as JSON text), in a database of its own. This source reads rows with
 `id` greater than its cursor, in id order, and stores each batch together with the id of its
-last row, so a restarted service goes on exactly where the last stored batch ended.
+last row, so a restarted service goes on exactly where the last stored batch ended. A row that
+cannot be stored becomes a dead letter in that same transaction and the cursor moves past it.
 
 Ids are handed out at insert but become visible at commit. SQLite has one writer at a time,
 so rows appear in id order. On PostgreSQL two Rasa instances can commit ids out of order:
@@ -24,7 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from handoff.ingest.sources import Backoff, Event, EventSink, parse_event, wait_or_stop
+from handoff.ingest.sources import Backoff, EventSink, parse_event, wait_or_stop
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +99,12 @@ class SqlTailSource:
                     ready = self._ready(rows, after)
                     if ready:
                         await self._sink.store(
-                            _events(ready), cursor=(self.name, str(ready[-1].id))
+                            [parse_event(row.data, row.sender_id) for row in ready],
+                            cursor=(self.name, str(ready[-1].id)),
+                            source=self.name,
                         )
                         after = ready[-1].id
-                except Exception as exc:  # a tailer outlives any one failure; it retries
+                except Exception as exc:  # the database failed: it retries, never skips
                     level = backoff.log_level
                     delay = backoff.next_delay()
                     logger.log(
@@ -146,8 +149,3 @@ class SqlTailSource:
         if self._hole is None or self._hole[0] != missing_id:
             self._hole = (missing_id, now)
         return now - self._hole[1] >= self._gap_grace
-
-
-def _events(rows: Sequence[Row[Any]]) -> list[Event]:
-    parsed = (parse_event(row.data, row.sender_id) for row in rows)
-    return [event for event in parsed if event is not None]
