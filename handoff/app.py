@@ -24,6 +24,7 @@ from handoff.live import LocalBroadcaster
 from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
+from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.intake import IntakeService
 from handoff.settings import Settings
@@ -81,6 +82,7 @@ async def start(app: Sanic) -> None:
     )
     app.ctx.deliveries = DeliveryStatusService(sessions, live)
     app.ctx.sink = EventSink(sessions, live)
+    app.ctx.dead_letters = DeadLetterService(sessions, app.ctx.sink)
 
 
 async def started(app: Sanic) -> None:

@@ -78,20 +78,22 @@ class EventSink:
             published = await self._store_batch(items, cursor, source, isolated=True)
         await self._publish(published)
 
-    async def retry(self, payload: str) -> None:
-        """Map and store one dead letter's payload again (in one transaction); raises
-        InvalidInput or the database's error when it still cannot be stored."""
+    async def retry(self, letter_id: int, payload: str) -> bool:
+        """Map and store a dead letter's payload again; on success the letter is resolved in
+        the same transaction (False: it was no longer open). Raises InvalidInput or the
+        database's error when the event still cannot be stored."""
         try:
             event = json.loads(payload)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise InvalidInput("", f"not JSON ({error})") from None
         item = map_event(event)
         published: list[str] = []
-        if item is not None:
-            async with self.sessions.begin() as session:
-                if (message_id := await self._store_one(session, item)) is not None:
-                    published.append(message_id)
+        async with self.sessions.begin() as session:
+            if item is not None and (message_id := await self._store_one(session, item)):
+                published.append(message_id)
+            resolved = await DeadLetters(session).settle(letter_id, "resolved")
         await self._publish(published)
+        return resolved
 
     async def _store_batch(
         self,

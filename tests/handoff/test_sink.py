@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from handoff.db import create_engine, session_factory
 from handoff.ingest.failures import is_transient
@@ -13,6 +13,7 @@ from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
 from handoff.models import Conversation, DeadLetter, Message
 from tests.handoff.factories import bot_event, make_conversation, slot_event, user_event
+from tests.handoff.refusal import refusing
 
 T0 = 1_795_000_000.0
 
@@ -192,37 +193,10 @@ async def test_a_malformed_event_is_set_aside_and_the_rest_of_the_batch_is_store
     assert error.startswith(f"{field}:")
 
 
-REFUSE = {  # a trigger that makes the database refuse one line, as a value it cannot hold would
-    "sqlite": [
-        "CREATE TRIGGER refuse_line BEFORE INSERT ON messages WHEN NEW.text = 'refuse me'"
-        " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
-    ],
-    "postgresql": [
-        "CREATE FUNCTION refuse_line() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-        " IF NEW.text = 'refuse me' THEN RAISE EXCEPTION 'refused by the test'"
-        " USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$",
-        "CREATE TRIGGER refuse_line BEFORE INSERT ON messages"
-        " FOR EACH ROW EXECUTE FUNCTION refuse_line()",
-    ],
-}
-UNREFUSE = {
-    "sqlite": ["DROP TRIGGER refuse_line"],
-    "postgresql": ["DROP TRIGGER refuse_line ON messages", "DROP FUNCTION refuse_line()"],
-}
-
-
-async def run_sql(sessions, statements: list[str]) -> None:
-    async with sessions.begin() as session:
-        for statement in statements:
-            await session.execute(text(statement))
-
-
 async def test_an_event_the_database_refuses_is_set_aside_and_the_rest_stored(sessions):
     """The safety net behind the shapes: only the refused event is set aside."""
     sink = EventSink(sessions, LocalBroadcaster())
-    dialect = sessions.kw["bind"].dialect.name
-    await run_sql(sessions, REFUSE[dialect])
-    try:
+    async with refusing(sessions, "refuse me"):
         await sink.store(
             [
                 user_event("e", "before", T0, "e-1"),
@@ -232,8 +206,6 @@ async def test_an_event_the_database_refuses_is_set_aside_and_the_rest_stored(se
             cursor=("src", "3"),
             source="src",
         )
-    finally:
-        await run_sql(sessions, UNREFUSE[dialect])
 
     assert await sink.cursor("src") == "3"
     assert await transcript(sessions, "e") == [("customer", "before"), ("bot", "after")]
