@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import uuid
+from typing import Any
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from handoff.models import Conversation, IntakeRequest, Message
 from tests.handoff.conftest import API_TOKEN
 from tests.handoff.factories import handoff_body
+from tests.handoff.test_fuzz_ingest import JSON
 
 
 async def counts(sessions) -> tuple[int, int, int]:
@@ -19,6 +26,40 @@ async def counts(sessions) -> tuple[int, int, int]:
             await session.scalar(select(func.count()).select_from(Message)),
             await session.scalar(select(func.count()).select_from(IntakeRequest)),
         )
+
+
+# The bot's body, fixed (hypothesis replays examples: no clock, no random ids in it).
+BOT_BODY = handoff_body("fuzzed-sender", requested_at="2026-12-01T09:00:00.000Z")
+for _line_ in BOT_BODY["transcript"]:
+    _line_["timestamp"] = "2026-12-01T08:59:00.000Z"
+PATHS = [
+    *[(name,) for name in BOT_BODY],
+    *[("priority", name) for name in ("level", "name", "first_response_minutes")],
+    *[("customer", name) for name in ("id", "name", "language")],
+    *[("triage", name) for name in BOT_BODY["triage"]],
+    *[("transcript", 0, name) for name in BOT_BODY["transcript"][0]],
+    ("transcript", 1, "author_type"),
+    ("transcript", 0),
+]
+EDGES = st.sampled_from(
+    [10**30, 2**31, -1, 1e20, "yesterday", "9999-12-31T23:59:59-05:00", "\x00", "x" * 300]
+)
+
+
+@st.composite
+def intake_bodies(draw: st.DrawFn) -> Any:
+    if draw(st.integers(0, 4)) == 0:
+        return draw(JSON)
+    body = copy.deepcopy(BOT_BODY)
+    for path in draw(st.lists(st.sampled_from(PATHS), min_size=1, max_size=3)):
+        *parents, last = path
+        value = draw(JSON | EDGES)
+        with contextlib.suppress(LookupError, TypeError):  # an earlier change removed the parent
+            target = body
+            for step in parents:
+                target = target[step]
+            target[last] = value
+    return body
 
 
 def intake(client, body, key=None, token=API_TOKEN):
@@ -102,3 +143,52 @@ async def test_bad_bodies_are_refused_and_store_nothing(client, sessions):
     huge = await intake(client, handoff_body(triage={"description": "x" * (1024 * 1024)}))
     assert huge.status == 413
     assert await counts(sessions) == (0, 0, 0)
+
+
+def _line(**changes):
+    body = handoff_body()
+    return {**body, "transcript": [{**body["transcript"][0], **changes}]}
+
+
+HOSTILE = [  # each answered 500 on main (PostgreSQL, SQLite or both), or was stored cut short
+    ("huge minutes", {"priority": {"level": 2, "first_response_minutes": 10**30}}, "priority"),
+    ("minutes beyond a column", {"priority": {"level": 2, "first_response_minutes": 2**40}}, ""),
+    ("year 10000", {"requested_at": "9999-12-31T23:00:00-05:00"}, "requested_at"),
+    ("far future line", _line(timestamp=1e20), "transcript[0].timestamp"),
+    ("object author", _line(author_name={"name": "Dana"}), "transcript[0].author_name"),
+    ("object message id", _line(message_id={"id": 1}), "transcript[0].message_id"),
+    ("long message id", _line(message_id="m" * 300), "transcript[0].message_id"),
+    ("long author type", _line(author_type="customer" * 10), "transcript[0].author_type"),
+    ("long topic", {"triage": {"topic": "t" * 60}}, "triage.topic"),
+    ("long team", {"team": "t" * 65}, "team"),
+    ("long customer name", {"customer": {"name": "n" * 201}}, "customer.name"),
+    ("nul in text", _line(text="card \x00 number"), "transcript[0].text"),
+    ("huge score", {"frustration": {"score": 10**400, "signals": []}}, "frustration.score"),
+    ("string level", {"priority": {"level": "2"}}, "priority.level"),
+]
+
+
+@pytest.mark.parametrize(("label", "change", "field"), HOSTILE, ids=[h[0] for h in HOSTILE])
+async def test_hostile_values_are_422_naming_the_field_and_store_nothing(
+    client, sessions, label, change, field
+):
+    answer = await intake(client, {**handoff_body(), **change})
+
+    assert answer.status == 422, answer.body
+    assert answer.body["error"] == "invalid_field"
+    assert answer.body["message"].startswith(field or "priority.first_response_minutes")
+    assert await counts(sessions) == (0, 0, 0)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=intake_bodies())
+async def test_no_body_gets_a_server_error(client, body):
+    """Arbitrary bodies, and the bot's body with fields replaced by arbitrary JSON, through the
+    HTTP API on SQLite and PostgreSQL: never a 5xx."""
+    answer = await intake(client, body)
+    assert answer.status < 500, answer.body
+    assert answer.status in (200, 201) or set(answer.body) == {"error", "message"}
