@@ -23,6 +23,7 @@ class IntakeService:
         self.stored: dict[str, dict[str, Any]] = {}
         self.attempts: list[str] = []
         self.lose_acks = 0  # answer 500 after storing this many times (a lost acknowledgement)
+        self.failing: set[str] = set()  # conversation ids answered 500 (a request it chokes on)
         self.in_flight = 0
         self.max_in_flight = 0
         self.port: int | None = None
@@ -40,6 +41,8 @@ class IntakeService:
             body = await request.json()
             if body.get("conversation_id") == "malformed":
                 return web.json_response({"error": "missing transcript"}, status=400)
+            if body.get("conversation_id") in self.failing:
+                return web.json_response({"error": "server_error"}, status=500)
             if key in self.stored:
                 return web.json_response({"id": key}, status=200)
             self.stored[key] = body

@@ -2,10 +2,12 @@
 
 `ActionHandoff` only *enqueues* a request in a SQLite outbox (committed before the customer is
 told anything); an `OutboxRelay` task in the action server delivers the outbox in order with
-`HandoffClient`, retrying with exponential backoff. Each request gets an Idempotency-Key when it
-is enqueued and keeps it for every retry, so a lost acknowledgement (the service stored the
-request but the answer never arrived) cannot create a second handoff. The contract is written
-down in docs/handoff-intake.md.
+`HandoffClient`, retrying with exponential backoff; a request the service refuses for good is
+set aside and one that keeps failing waits on its own backoff, so neither holds up the others.
+Each request gets an Idempotency-Key when it is enqueued and keeps it for every retry, so a lost
+acknowledgement (the service stored the request but the answer never arrived) cannot create a
+second handoff. The contract is written down in docs/handoff-intake.md; set-aside requests are
+listed and requeued with `python -m actions.clients.outbox_cli`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ STOP_GRACE_SECONDS = 5.0  # how long `OutboxRelay.stop` lets a delivery in fligh
 # retried (configuration errors are logged at ERROR on every attempt until someone fixes them).
 CONFIGURATION_ERRORS = frozenset({401, 403, 404})
 RETRYABLE_CLIENT_ERRORS = CONFIGURATION_ERRORS | {408, 409, 425, 429}
+# Answers about the whole service (misconfigured, overloaded, down behind a proxy): the relay
+# pauses every request. Other retryable answers (500, 408, 409, 425) concern the request sent:
+# it waits on its own backoff while the requests behind it go on.
+SERVICE_WIDE_ERRORS = CONFIGURATION_ERRORS | {429, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -116,9 +122,12 @@ class HandoffOutbox:
         """Store `body` under a new Idempotency-Key and return the key once it is committed."""
         key = str(uuid.uuid4())
         await asyncio.to_thread(self._insert, key, body)
+        self._notify()
+        return key
+
+    def _notify(self) -> None:
         for listener in list(self._listeners):
             listener()
-        return key
 
     async def pending(self) -> list[OutboxEntry]:
         """Undelivered entries in enqueue order."""
@@ -142,6 +151,18 @@ class HandoffOutbox:
     async def record_attempt(self, key: str, error: str) -> None:
         """Count a failed attempt that will be retried."""
         await asyncio.to_thread(self._update, key, EntryStatus.PENDING, error)
+
+    async def requeue(self, key: str) -> bool:
+        """Send a failed entry again (with its key) once its cause is fixed; whether it was
+        failed. A running relay of this process is woken."""
+        requeued = await asyncio.to_thread(self._requeue, key)
+        if requeued:
+            self._notify()
+        return requeued
+
+    async def entries(self) -> list[OutboxEntry]:
+        """Every entry, oldest first (for the outbox CLI)."""
+        return await asyncio.to_thread(self._select, None)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -182,10 +203,13 @@ class HandoffOutbox:
 
     def _select(self, status: EntryStatus | None, key: str | None = None) -> list[OutboxEntry]:
         query = "SELECT key, body, status, attempts, last_error FROM handoff_outbox"
+        params: tuple[str, ...] = ()
         if key is not None:
             query, params = query + " WHERE key = ?", (key,)
-        else:
+        elif status is not None:
             query, params = query + " WHERE status = ? ORDER BY seq", (status.value,)
+        else:
+            query += " ORDER BY seq"
         with self._connect() as db:
             rows = db.execute(query, params).fetchall()
         return [
@@ -207,6 +231,14 @@ class HandoffOutbox:
                 " updated_at = ? WHERE key = ?",
                 (status.value, error, time.time(), key),
             )
+
+    def _requeue(self, key: str) -> bool:
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE handoff_outbox SET status = ?, updated_at = ? WHERE key = ? AND status = ?",
+                (EntryStatus.PENDING.value, time.time(), key, EntryStatus.FAILED.value),
+            )
+            return cursor.rowcount == 1
 
 
 _outboxes: dict[Path, HandoffOutbox] = {}
@@ -235,6 +267,7 @@ class DeliveryResult:
     outcome: Outcome
     detail: str = ""
     retry_after: float | None = None  # seconds the service asked us to wait (429/503)
+    service_wide: bool = False  # a retry is due to the service (unreachable, overloaded, …)
 
 
 def classify(status: int) -> Outcome:
@@ -274,11 +307,12 @@ class HandoffClient:
                 outcome = classify(response.status)
                 retry_after = _retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            return DeliveryResult(Outcome.RETRY, f"{type(error).__name__}: {error}")
+            detail = f"{type(error).__name__}: {error}"
+            return DeliveryResult(Outcome.RETRY, detail, service_wide=True)
         detail = f"HTTP {response.status}: {text[:500]}"
         if response.status in CONFIGURATION_ERRORS:
             logger.error("handoff service at %s refused us (%s): check settings", url, detail)
-        return DeliveryResult(outcome, detail, retry_after)
+        return DeliveryResult(outcome, detail, retry_after, response.status in SERVICE_WIDE_ERRORS)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -289,14 +323,62 @@ class HandoffClient:
 # --- Relay ---------------------------------------------------------------------------------------
 
 
-class OutboxRelay:
-    """One background task delivering the outbox in enqueue order.
+class RetrySchedule:
+    """When to try again, per request and for the whole service: after the n-th failure in a
+    row, `base · 2^(n-1)` seconds, or longer if Retry-After asks, never more than `maximum`.
+    In memory: a restarted relay tries every pending request once at start."""
 
-    It sleeps until an enqueue wakes it; after a retryable failure it waits
-    `backoff_base * 2**(failures-1)` seconds, or longer if Retry-After asks, never more than
-    `backoff_max`, before trying the oldest pending entry again. A single task means a single
-    delivery in flight per entry, however many wake-ups arrive. Started again on the same file
-    (after a restart), it delivers what the previous run left pending, with the same keys.
+    def __init__(
+        self, base: float, maximum: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.base = base
+        self.maximum = maximum
+        self.clock = clock
+        self._requests: dict[str, tuple[int, float]] = {}  # key -> (failures, due at)
+        self._service: tuple[int, float] = (0, 0.0)
+
+    def delay(self, failures: int, retry_after: float | None = None) -> float:
+        return min(self.maximum, max(self.base * 2 ** (failures - 1), retry_after or 0.0))
+
+    def request_failed(self, key: str, retry_after: float | None = None) -> float:
+        """Count a failure of this request (the service answered): its delay."""
+        failures = self._requests.get(key, (0, 0.0))[0] + 1
+        delay = self.delay(failures, retry_after)
+        self._requests[key] = (failures, self.clock() + delay)
+        self._service = (0, 0.0)
+        return delay
+
+    def service_failed(self, retry_after: float | None = None) -> float:
+        """Count a failure of the service as a whole: the delay before any request."""
+        failures = self._service[0] + 1
+        delay = self.delay(failures, retry_after)
+        self._service = (failures, self.clock() + delay)
+        return delay
+
+    def settled(self, key: str) -> None:
+        """The request was delivered or set aside: it and the service start afresh."""
+        self._requests.pop(key, None)
+        self._service = (0, 0.0)
+
+    def request_wait(self, key: str) -> float:
+        return max(0.0, self._requests.get(key, (0, 0.0))[1] - self.clock())
+
+    def service_wait(self) -> float:
+        return max(0.0, self._service[1] - self.clock())
+
+
+class OutboxRelay:
+    """One background task delivering the outbox, oldest first, one request at a time.
+
+    It sleeps until an enqueue wakes it. A request refused for good (4xx other than
+    401/403/404/408/409/425/429) is set aside (`failed`, with the answer) and the next one goes.
+    A retryable failure of one request (500, 408, 409, 425) puts that request on its own backoff
+    (`RetrySchedule`) while the requests behind it go on; later requests of the same
+    conversation wait behind it, so a conversation's handoffs arrive in order. A failure of the
+    whole service (unreachable, timeout, 401/403/404, 429, 502-504) pauses every request. A
+    single task means a single delivery in flight per entry, however many wake-ups arrive.
+    Started again on the same file (after a restart), it delivers what the previous run left
+    pending, with the same keys.
     """
 
     def __init__(
@@ -308,8 +390,7 @@ class OutboxRelay:
     ) -> None:
         self.outbox = outbox
         self.client = client
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.schedule = RetrySchedule(backoff_base, backoff_max)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -341,41 +422,52 @@ class OutboxRelay:
             self._task = None
         await self.client.close()
 
-    def backoff(self, failures: int) -> float:
-        return min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
-
     async def _run(self) -> None:
-        failures = 0
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                result = await self._deliver_pending()
+                pause = await self._deliver_due()
             except (sqlite3.Error, OSError):
                 logger.exception("handoff outbox %s unreadable; retrying", self.outbox.path)
-                result = DeliveryResult(Outcome.RETRY, "outbox error")
-            if result is None:
-                failures = 0
-                await self._wait(self._wake)
-                continue
-            failures += 1
-            delay = min(self.backoff_max, max(self.backoff(failures), result.retry_after or 0.0))
-            await self._wait(self._stopping, timeout=delay)
+                pause = self.schedule.service_failed()
+            if self.schedule.service_wait() > 0:
+                await self._wait(self._stopping, timeout=pause)  # new requests wait too
+            else:
+                await self._wait(self._wake, timeout=pause)
 
-    async def _deliver_pending(self) -> DeliveryResult | None:
-        """Deliver in order; return the retryable result that stopped us, None when drained."""
+    async def _deliver_due(self) -> float | None:
+        """Deliver every pending request that is due; the seconds until the next one is due,
+        None when nothing is left to retry."""
+        next_due: float | None = None
+        waiting: set[str] = set()  # conversations with an earlier request on its backoff
         for entry in await self.outbox.pending():
             if self._stopping.is_set():
                 return None
+            if (pause := self.schedule.service_wait()) > 0:
+                return pause
+            conversation = json.dumps(entry.body.get("conversation_id"), sort_keys=True)
+            if conversation in waiting:
+                continue
+            if (pause := self.schedule.request_wait(entry.key)) > 0:
+                waiting.add(conversation)
+                next_due = pause if next_due is None else min(next_due, pause)
+                continue
             result = await self.client.deliver(entry.key, entry.body)
             if result.outcome is Outcome.DELIVERED:
                 await self.outbox.mark_delivered(entry.key)
+                self.schedule.settled(entry.key)
             elif result.outcome is Outcome.FAILED:
                 await self.outbox.mark_failed(entry.key, result.detail)
+                self.schedule.settled(entry.key)
             else:
                 await self.outbox.record_attempt(entry.key, result.detail)
                 logger.warning("handoff %s not delivered, will retry: %s", entry.key, result.detail)
-                return result
-        return None
+                if result.service_wide:
+                    return self.schedule.service_failed(result.retry_after)
+                pause = self.schedule.request_failed(entry.key, result.retry_after)
+                waiting.add(conversation)
+                next_due = pause if next_due is None else min(next_due, pause)
+        return next_due
 
     async def _wait(self, event: asyncio.Event, timeout: float | None = None) -> None:
         with contextlib.suppress(asyncio.TimeoutError):

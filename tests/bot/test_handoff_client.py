@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from actions.clients.handoff_intake import (
+    INTAKE_PATH,
     EntryStatus,
     HandoffClient,
     HandoffOutbox,
     HandoffSettings,
     OutboxRelay,
     Outcome,
+    RetrySchedule,
     classify,
 )
 from tests.intake_service import IntakeService
@@ -207,3 +212,137 @@ async def test_wrong_token_is_retried_until_fixed(service, outbox_path, relay_fo
 )
 def test_classify(status: int, outcome: Outcome) -> None:
     assert classify(status) is outcome
+
+
+async def test_a_request_the_service_keeps_failing_does_not_block_the_ones_behind_it(
+    service, outbox_path, relay_for
+) -> None:
+    """On main the relay retried the oldest pending request first: every later handoff waited."""
+    service.failing = {"chokes"}
+    outbox = HandoffOutbox(outbox_path)
+    relay_for(outbox, service.settings(outbox_path))
+
+    stuck = await outbox.enqueue(request_body("chokes"))
+    behind = [await outbox.enqueue(request_body(f"c{i}")) for i in range(3)]
+    await wait_until(lambda: _stored(service, *behind))
+    await wait_until(lambda: _attempts_at_least(outbox, stuck, 3))  # still retried, with backoff
+
+    assert (await outbox.get(stuck)).status is EntryStatus.PENDING
+    service.failing = set()  # the service is fixed: the request goes, with its key, once
+    await wait_until(lambda: drained(outbox))
+    assert list(service.stored) == [*behind, stuck]
+
+
+async def _stored(service: IntakeService, *keys: str) -> bool:
+    return all(key in service.stored for key in keys)
+
+
+async def test_a_conversations_later_request_waits_behind_its_failing_one(
+    service, outbox_path, relay_for
+) -> None:
+    service.failing = {"c1"}
+    outbox = HandoffOutbox(outbox_path)
+    relay_for(outbox, service.settings(outbox_path))
+
+    first = await outbox.enqueue(request_body("c1"))
+    second = await outbox.enqueue(request_body("c1"))
+    other = await outbox.enqueue(request_body("c2"))
+    await wait_until(lambda: _stored(service, other))
+    await wait_until(lambda: _attempts_at_least(outbox, first, 2))
+    assert second not in service.attempts
+    service.failing = set()
+    await wait_until(lambda: drained(outbox))
+
+    assert list(service.stored) == [other, first, second]
+
+
+async def outbox_cli(outbox_path: Path, *args: str) -> tuple[int, str]:
+    """Run `python -m actions.clients.outbox_cli` on the outbox file; (exit code, stdout)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "actions.clients.outbox_cli",
+        *args,
+        env={**os.environ, "HANDOFF_OUTBOX_PATH": str(outbox_path)},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await process.communicate()
+    return process.returncode or 0, stdout.decode()
+
+
+async def test_a_set_aside_request_is_listed_and_can_be_requeued_with_its_key(
+    service, outbox_path, relay_for
+) -> None:
+    outbox = HandoffOutbox(outbox_path)
+    relay = relay_for(outbox, service.settings(outbox_path))
+    bad = await outbox.enqueue(request_body("malformed"))
+    await wait_until(lambda: drained(outbox))
+
+    code, listed = await outbox_cli(outbox_path, "list", "--status", "failed")
+    assert code == 0
+    assert listed.split()[:4] == [bad, "failed", "1", "malformed"] and "400" in listed
+    assert (await outbox_cli(outbox_path, "requeue", "no-such-key"))[0] == 1
+    await relay.stop()
+    assert (await outbox_cli(outbox_path, "requeue", bad))[0] == 0
+    assert [entry.key for entry in await outbox.pending()] == [bad]
+    relay_for(outbox, service.settings(outbox_path))
+    await wait_until(lambda: _attempts_at_least(outbox, bad, 2))
+
+    assert service.attempts == [bad, bad] and (await outbox.get(bad)).status is EntryStatus.FAILED
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_retry_schedule_backs_off_per_request_and_for_the_service() -> None:
+    clock = Clock()
+    schedule = RetrySchedule(base=1.0, maximum=8.0, clock=clock)
+
+    assert [schedule.request_failed("a") for _ in range(5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
+    assert schedule.request_wait("a") == 8.0 and schedule.request_wait("b") == 0.0
+    assert schedule.request_failed("b", retry_after=3.0) == 3.0
+    assert schedule.request_failed("b", retry_after=300.0) == 8.0  # never beyond the maximum
+    clock.now += 5
+    assert (schedule.request_wait("a"), schedule.request_wait("b")) == (3.0, 3.0)
+    assert [schedule.service_failed() for _ in range(3)] == [1.0, 2.0, 4.0]
+    assert schedule.service_wait() == 4.0
+    schedule.settled("a")  # a delivery: the service is back, "a" starts afresh
+    assert (schedule.service_wait(), schedule.request_wait("a")) == (0.0, 0.0)
+    assert schedule.request_failed("a") == 1.0
+    schedule.service_failed()
+    schedule.request_failed("b")  # the service answered: no longer a service-wide pause
+    assert schedule.service_wait() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("status", "service_wide"), [(500, False), (409, False), (503, True), (429, True), (401, True)]
+)
+async def test_a_retry_is_for_the_request_or_for_the_whole_service(status, service_wide) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"error": "x"}, status=status)
+
+    app = web.Application()
+    app.router.add_post(INTAKE_PATH, answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = HandoffClient(HandoffSettings(url=f"http://127.0.0.1:{port}"))
+    try:
+        result = await client.deliver("k", request_body())
+    finally:
+        await client.close()
+        await runner.cleanup()
+
+    assert (result.outcome, result.service_wide) == (Outcome.RETRY, service_wide)
+    down = HandoffClient(HandoffSettings(url=f"http://127.0.0.1:{port}"))
+    try:
+        assert (await down.deliver("k", request_body())).service_wide
+    finally:
+        await down.close()
