@@ -163,13 +163,12 @@ class EventSink:
         message_id = await Messages(session).add_line(conversation_pk, item)
         if message_id is None:
             return None
-        row = await conversations.get(conversation_pk)
-        assert row is not None
+        row = await _conversation(conversations, conversation_pk)
         values: dict[str, Any] = {}
         if channel and not row.channel:
             values["channel"] = channel
         if item.frustration:
-            values.update(_merged(row, item))
+            values.update(_merged(row, item.frustration))
         if values:
             await conversations.update_where(conversation_pk, **values)
         return message_id if Status(row.status) in WITH_PEOPLE else None
@@ -187,16 +186,22 @@ class EventSink:
                 frustration_score=reading.score,
                 frustration_signals=list(reading.signals),
             )
-        row = await Conversations(session).get(conversation_pk)
-        assert row is not None
-        await Conversations(session).update_where(conversation_pk, **_merged(row, item))
+        conversations = Conversations(session)
+        row = await _conversation(conversations, conversation_pk)
+        await conversations.update_where(conversation_pk, **_merged(row, item.frustration))
 
 
 def _reading(score: float | None, signals: list[str]) -> Frustration | None:
     return None if score is None else Frustration(score, tuple(signals))
 
 
-def _merged(row: Conversation, item: Line | FrustrationReading) -> dict[str, Any]:
-    assert item.frustration is not None
-    merged = item.frustration.merge(_reading(row.frustration_score, row.frustration_signals))
+async def _conversation(conversations: Conversations, conversation_pk: str) -> Conversation:
+    row = await conversations.get(conversation_pk)
+    if row is None:  # ensured earlier in the same transaction
+        raise RuntimeError(f"conversation {conversation_pk} vanished inside its transaction")
+    return row
+
+
+def _merged(row: Conversation, frustration: Frustration) -> dict[str, Any]:
+    merged = frustration.merge(_reading(row.frustration_score, row.frustration_signals))
     return {"frustration_score": merged.score, "frustration_signals": list(merged.signals)}

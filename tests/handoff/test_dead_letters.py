@@ -4,14 +4,13 @@ discarded; only admins see them."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
-from handoff.models import Conversation, Message
 from handoff.roles import Role
 from tests.handoff.factories import bot_event, make_agent, user_event
 from tests.handoff.refusal import refusing
+from tests.handoff.test_sink import transcript
 
 T0 = 1_795_000_000.0
 SOURCE = "sql:sqlite:///rasa-events.sqlite3"
@@ -30,17 +29,6 @@ async def set_aside(sessions) -> None:
             ],
             source=SOURCE,
         )
-
-
-async def lines(sessions, sender: str) -> list[tuple[str, str]]:
-    async with sessions() as session:
-        rows = await session.execute(
-            select(Message.author_type, Message.text)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Conversation.conversation_id == sender)
-            .order_by(Message.created_at)
-        )
-        return [(author, text) for author, text in rows]
 
 
 @pytest.fixture
@@ -91,12 +79,12 @@ async def test_a_retry_after_the_cause_is_fixed_stores_the_event_and_resolves_it
         again = await client.post(f"/api/v1/dead-letters/{letter['id']}/retry", token=admin)
     assert again.status == 200
     assert (again.body["status"], again.body["attempts"]) == ("open", 2)
-    assert await lines(sessions, "kay") == [("customer", "stored")]
+    assert await transcript(sessions, "kay") == [("customer", "stored")]
 
     fixed = await client.post(f"/api/v1/dead-letters/{letter['id']}/retry", token=admin)
     assert fixed.status == 200
     assert (fixed.body["status"], fixed.body["attempts"]) == ("resolved", 3)
-    assert await lines(sessions, "kay") == [("customer", "refused"), ("customer", "stored")]
+    assert await transcript(sessions, "kay") == [("customer", "refused"), ("customer", "stored")]
     twice = await client.post(f"/api/v1/dead-letters/{letter['id']}/retry", token=admin)
     assert twice.status == 409
     remaining = await client.get("/api/v1/dead-letters", token=admin)
@@ -110,7 +98,7 @@ async def test_retry_all_stores_what_now_fits_and_keeps_the_rest_open(client, se
 
     assert answer.status == 200
     assert answer.body == {"retried": 3, "resolved": 2, "still_open": 1}
-    assert await lines(sessions, "kay") == [
+    assert await transcript(sessions, "kay") == [
         ("customer", "refused"),
         ("bot", "refused"),
         ("customer", "stored"),
@@ -133,7 +121,7 @@ async def test_a_discarded_letter_is_kept_but_never_retried(client, sessions, ad
     assert (retried.status, again.status) == (409, 409)
     kept = await client.get("/api/v1/dead-letters?status=discarded", token=admin)
     assert [row["id"] for row in kept.body["dead_letters"]] == [letter["id"]]
-    assert await lines(sessions, "kay") == [("customer", "stored")]
+    assert await transcript(sessions, "kay") == [("customer", "stored")]
 
 
 @pytest.mark.parametrize("letter_id", ["12345", "9" * 30, "0"])
