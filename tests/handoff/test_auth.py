@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -69,7 +70,7 @@ async def test_every_agent_endpoint_needs_a_session(client, app):
     ]
     assert len(agent_routes) >= 12
     for route in agent_routes:
-        path = "/" + route.path.replace("<conversation_id:str>", "x")
+        path = "/" + re.sub(r"<\w+:(str|int)>", "1", route.path)
         for method in route.methods:
             answer = await client.request(method, path, token="bogus")
             assert answer.status == 401, path
