@@ -59,32 +59,36 @@ IDS = st.none() | st.text(st.characters(codec="ascii", exclude_characters="\x00"
 
 
 @st.composite
-def rasa_events(draw: st.DrawFn) -> dict[str, Any]:
-    """A `user` or `bot` event as Rasa's broker publishes it."""
+def rasa_events(
+    draw: st.DrawFn,
+    texts: st.SearchStrategy[str] = PLAIN,
+    senders: st.SearchStrategy[str] = SENDERS,
+) -> dict[str, Any]:
+    """A `user` or `bot` event as Rasa's broker publishes it (`texts`: its free text)."""
     if draw(st.booleans()):
         return {
             "event": "user",
-            "sender_id": draw(SENDERS),
+            "sender_id": draw(senders),
             "timestamp": draw(TIMES),
-            "text": draw(PLAIN),
+            "text": draw(texts),
             "message_id": draw(IDS),
             "input_channel": draw(st.sampled_from(["rest", "whatsapp", "facebook", None])),
             "parse_data": {
-                "intent": {"name": draw(st.none() | PLAIN), "confidence": 0.5},
+                "intent": {"name": draw(st.none() | texts), "confidence": 0.5},
                 "entities": [],
             },
             "metadata": {"attachments": draw(st.lists(st.just({"type": "image"}), max_size=2))},
         }
     metadata = {
         "author_type": draw(st.sampled_from(["bot", "agent", "system"])),
-        "author_name": draw(st.none() | PLAIN),
+        "author_name": draw(st.none() | texts),
         "handoff_message_id": draw(IDS),
     }
     return {
         "event": "bot",
-        "sender_id": draw(SENDERS),
+        "sender_id": draw(senders),
         "timestamp": draw(TIMES),
-        "text": draw(PLAIN.filter(bool)),
+        "text": draw(texts.filter(bool)),
         "metadata": metadata,
     }
 
@@ -133,7 +137,11 @@ async def stored_keys(sessions) -> set[tuple[str, str]]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(st.lists(rasa_events() | NEAR_EVENTS, min_size=1, max_size=6))
+@given(
+    st.lists(
+        rasa_events(ANY_TEXT, ANY_TEXT.filter(bool) | SENDERS) | NEAR_EVENTS, min_size=1, max_size=6
+    )
+)
 async def test_every_line_the_mapping_accepts_is_stored(sessions, events):
     """On SQLite and PostgreSQL: storing never raises, and no accepted line is set aside."""
     await EventSink(sessions, LocalBroadcaster()).store(events, source="fuzz")
