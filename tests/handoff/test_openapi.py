@@ -14,7 +14,6 @@ def app_routes() -> set[tuple[str, str]]:
     for route in app.router.routes:
         path = "/" + route.path
         path = re.sub(r"<(\w+)(:[^>]*)?>", r"{\1}", path)
-        path = path.replace("{__file_uri__}", "{path}")
         for method in route.methods:
             if method not in ("HEAD", "OPTIONS"):
                 routes.add((path, method.lower()))
