@@ -44,7 +44,9 @@ class LoginThrottle:
                 "login_throttled",
             )
 
-    def failed(self, session: AsyncSession, account: str, address: str | None, now: datetime) -> None:
+    def failed(
+        self, session: AsyncSession, account: str, address: str | None, now: datetime
+    ) -> None:
         LoginFailures(session).add(now, _subjects(account, address))
 
     async def succeeded(self, session: AsyncSession, account: str) -> None:

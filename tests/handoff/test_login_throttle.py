@@ -18,7 +18,7 @@ from handoff.app import create_app
 from handoff.models import LoginFailure, utc_now
 from handoff.settings import LoginLimits, Settings
 from tests.handoff.factories import PASSWORD, make_agent
-from tests.handoff.helpers import ApiClient, serving
+from tests.handoff.helpers import ApiClient, eventually, serving
 
 WINDOW_SECONDS = 600
 LIMITS = LoginLimits(
@@ -103,7 +103,7 @@ class GatedHasher(PasswordHasher):
         self.running = 0
         self.most_at_once = 0
 
-    def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
         with self.lock:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
@@ -121,11 +121,13 @@ async def test_health_answers_while_logins_hash(app, client, sessions):
     agent = await make_agent(sessions)
     hasher = GatedHasher()
     app.ctx.auth.passwords.hasher = hasher
-    logins = [
-        asyncio.ensure_future(log_in(client, agent.email, PASSWORD)) for _ in range(20)
-    ]
+    logins = [asyncio.ensure_future(log_in(client, agent.email, PASSWORD)) for _ in range(20)]
     try:
-        await asyncio.wait_for(_until(lambda: hasher.running == LIMITS.hash_workers), WAIT_SECONDS)
+
+        async def hashing() -> bool:
+            return hasher.running == LIMITS.hash_workers
+
+        await eventually(hashing)
         health = await asyncio.wait_for(client.get("/health"), WAIT_SECONDS)
         assert health.status == 200 and health.body == {"status": "ok"}
         assert not any(login.done() for login in logins)  # all still hashing or waiting
@@ -134,8 +136,3 @@ async def test_health_answers_while_logins_hash(app, client, sessions):
     answers = await asyncio.gather(*logins)
     assert [answer.status for answer in answers] == [200] * 20
     assert hasher.most_at_once == LIMITS.hash_workers  # the pool bounds concurrent hashing
-
-
-async def _until(condition: Any) -> None:
-    while not condition():
-        await asyncio.sleep(0.01)
