@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class Settings:
 
     def validated(self) -> Settings:
         """These settings checked, with dev defaults filled in when HANDOFF_ENV=dev."""
-        changes: dict[str, str] = {}
+        changes: dict[str, Any] = {}
         for name, env_name in (
             ("api_token", "HANDOFF_API_TOKEN"),
             ("delivery_token", "DELIVERY_TOKEN"),

@@ -57,7 +57,7 @@ def requires(role: Role) -> Callable[[Handler], Handler]:
 
         vars(guarded)["required_role"] = role
         refused = (401, 403) if role is not Role.AGENT else (401,)  # every agent is an agent
-        return answers(*refused)(guarded)  # type: ignore[arg-type]
+        return answers(*refused)(guarded)  # type: ignore[arg-type, return-value]
 
     return decorate
 
@@ -72,7 +72,7 @@ def service_token(handler: Handler) -> Handler:
             raise Unauthorized("Wrong service token.")
         return await handler(request, *args, **kwargs)
 
-    return answers(401)(guarded)  # type: ignore[arg-type]
+    return answers(401)(guarded)  # type: ignore[arg-type, return-value]
 
 
 def body(request: Request, *, required: tuple[str, ...] = ()) -> dict[str, Any]:

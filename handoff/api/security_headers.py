@@ -5,7 +5,7 @@ which carry customers' and agents' data, are never cached."""
 from __future__ import annotations
 
 from sanic import Request
-from sanic.response import HTTPResponse
+from sanic.response import BaseHTTPResponse
 
 CONSOLE_POLICY = "; ".join(
     (
@@ -31,7 +31,7 @@ def is_console(path: str) -> bool:
     return path == "/" or path.startswith("/console/")
 
 
-async def add_security_headers(request: Request, response: HTTPResponse) -> None:
+async def add_security_headers(request: Request, response: BaseHTTPResponse) -> None:
     headers = response.headers
     for name, value in COMMON.items():
         headers.setdefault(name, value)
