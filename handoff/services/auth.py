@@ -88,9 +88,11 @@ class AuthService:
         token = secrets.token_urlsafe(32)
         expires_at = utc_now() + self.ttl
         async with self.sessions.begin() as session:
-            await self.throttle.succeeded(session, account)
             stored = await Agents(session).get(agent.id)
-            if rehashed and stored is not None and stored.password_hash == agent.password_hash:
+            if stored is None or not stored.active:  # disabled while its password was checked
+                raise Unauthorized("This account is disabled.")
+            await self.throttle.succeeded(session, account)
+            if rehashed and stored.password_hash == agent.password_hash:
                 stored.password_hash = rehashed
             session.add(
                 AgentSession(token_hash=token_hash(token), agent_id=agent.id, expires_at=expires_at)
