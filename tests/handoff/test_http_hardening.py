@@ -9,9 +9,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from yarl import URL
 
-from handoff.api.meta import CONSOLE_DIR
+from handoff.api.meta import CONSOLE_DIR, console_file
+from handoff.errors import NotFound
 from tests.handoff.conftest import API_TOKEN
 from tests.handoff.factories import handoff_body, make_agent, make_conversation
 
@@ -197,3 +201,13 @@ async def test_an_intake_body_over_the_service_limit_gets_413(client, settings):
         ) as answer,
     ):
         assert answer.status == 413
+
+
+@examples(max_examples=300, deadline=None)
+@given(st.text(max_size=300) | st.sampled_from(["..", "../app.py", "./index.html", "/etc/passwd"]))
+def test_any_console_path_is_a_file_in_the_folder_or_not_found(path: str) -> None:
+    try:
+        found = console_file(path)
+    except NotFound:
+        return
+    assert found.parent == CONSOLE_DIR and found.is_file()
