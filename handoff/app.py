@@ -13,7 +13,9 @@ from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
 from handoff.api import blueprints
-from handoff.api.meta import CONSOLE_DIR, load_openapi
+from handoff.api.body_limits import limit_body
+from handoff.api.openapi import describe
+from handoff.api.security_headers import add_security_headers
 from handoff.db import create_engine, session_factory
 from handoff.delivery import DeliveryClient
 from handoff.errors import ServiceError
@@ -21,6 +23,7 @@ from handoff.http import RetryPolicy
 from handoff.ingest.runner import start_source, stop_source
 from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
+from handoff.periodic import run_every
 from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
@@ -41,6 +44,8 @@ HTTP_CODES = {
     409: "conflict",
     413: "payload_too_large",
     422: "invalid",
+    426: "upgrade_required",
+    429: "too_many_requests",
 }
 
 
@@ -53,7 +58,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.ctx.live = LocalBroadcaster()
     for blueprint in blueprints():
         app.blueprint(blueprint)
-    app.static("/console", CONSOLE_DIR, name="console", directory_handler=None)
+    app.signal("http.routing.after")(limit_body)
+    app.register_middleware(add_security_headers, "response")
     app.error_handler.add(ServiceError, service_error)
     app.error_handler.add(SanicException, http_error)
     app.error_handler.add(Exception, http_error)
@@ -65,13 +71,15 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
 async def start(app: Sanic) -> None:
     settings: Settings = app.ctx.settings
-    app.ctx.openapi = load_openapi()
+    app.ctx.openapi = describe(app)
     app.ctx.engine = create_engine(settings.database_url)
     app.ctx.sessions = sessions = session_factory(app.ctx.engine)
     app.ctx.http = aiohttp.ClientSession()
     policy = RetryPolicy(settings.http_retries, settings.http_backoff_seconds)
     live = app.ctx.live
-    app.ctx.auth = AuthService(sessions, timedelta(minutes=settings.session_ttl_minutes))
+    app.ctx.auth = AuthService(
+        sessions, timedelta(minutes=settings.session_ttl_minutes), limits=settings.login
+    )
     app.ctx.intake = IntakeService(sessions, live)
     app.ctx.conversations = ConversationService(
         sessions,
@@ -95,25 +103,32 @@ async def started(app: Sanic) -> None:
             settings.sla_check_seconds,
         )
     )
+    app.ctx.cleanup_task = asyncio.ensure_future(
+        run_every(settings.session_cleanup_seconds, app.ctx.auth.purge_expired, "session cleanup")
+    )
     if settings.event_source is not None:
         await start_source(app)
 
 
 async def stop(app: Sanic) -> None:
     await stop_source(app)  # finishes the batch in hand while the engine is still there
-    app.ctx.sla_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await app.ctx.sla_task  # let it give its connection back before the engine goes
+    for task in (app.ctx.sla_task, app.ctx.cleanup_task):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task  # let it give its connection back before the engine goes
+    app.ctx.auth.close()
     await app.ctx.http.close()
     await app.ctx.engine.dispose()
 
 
-def error_body(status: int, code: str, message: str) -> HTTPResponse:
-    return json({"error": code, "message": message}, status=status)
+def error_body(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> HTTPResponse:
+    return json({"error": code, "message": message}, status=status, headers=headers)
 
 
 async def service_error(request: Request, error: ServiceError) -> HTTPResponse:
-    return error_body(error.status, error.code, error.message)
+    return error_body(error.status, error.code, error.message, error.headers)
 
 
 async def http_error(request: Request, error: Exception) -> HTTPResponse:
@@ -122,4 +137,7 @@ async def http_error(request: Request, error: Exception) -> HTTPResponse:
         logger.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
         return error_body(status, "server_error", "Something went wrong on our side.")
     message = str(error) or HTTP_CODES.get(status, "error")
-    return error_body(status, HTTP_CODES.get(status, "error"), message)
+    if status == 413 and (limit := getattr(getattr(request, "ctx", None), "body_limit", None)):
+        message = f"The request body is over this endpoint's limit of {limit} bytes."
+    headers = error.headers if isinstance(error, SanicException) else None  # e.g. 405's Allow
+    return error_body(status, HTTP_CODES.get(status, "error"), message, headers)

@@ -10,6 +10,7 @@ class ServiceError(Exception):
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.headers: dict[str, str] = {}
         if code:
             self.code = code
 
@@ -36,6 +37,17 @@ class Conflict(ServiceError):
 
 class Invalid(ServiceError):
     status, code = 422, "invalid"
+
+
+class TooManyRequests(ServiceError):
+    """Refused for now; `Retry-After` says in how many seconds to try again."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after_seconds: int, code: str | None = None) -> None:
+        super().__init__(message, code)
+        self.retry_after_seconds = retry_after_seconds
+        self.headers["Retry-After"] = str(retry_after_seconds)
 
 
 class Upstream(ServiceError):

@@ -251,3 +251,15 @@ class DeadLetter(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class LoginFailure(Base):
+    """One failed login, counted by the login throttle under `scope` (account or address)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_subject", "scope", "subject", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(String(320))  # the lower-cased email, or the address
+    failed_at: Mapped[datetime]

@@ -23,6 +23,7 @@ from handoff.models import (
     Conversation,
     DeadLetter,
     IngestCursor,
+    LoginFailure,
     Message,
     Note,
     Team,
@@ -262,6 +263,45 @@ class Sessions:
         await self.session.execute(
             delete(AgentSession).where(AgentSession.token_hash == token_hash)
         )
+
+    async def remove_expired(self, now: datetime) -> int:
+        statement = delete(AgentSession).where(AgentSession.expires_at <= now)
+        return (await self.session.execute(statement)).rowcount
+
+
+class LoginFailures:
+    """Failed logins by (scope, subject): the login throttle's sliding windows."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, at: datetime, subjects: Iterable[tuple[str, str]]) -> None:
+        self.session.add_all(
+            LoginFailure(scope=scope, subject=subject, failed_at=at) for scope, subject in subjects
+        )
+
+    async def latest(self, scope: str, subject: str, since: datetime, limit: int) -> list[datetime]:
+        """The times of the `limit` latest failures after `since`, newest first."""
+        query = (
+            select(LoginFailure.failed_at)
+            .where(
+                LoginFailure.scope == scope,
+                LoginFailure.subject == subject,
+                LoginFailure.failed_at > since,
+            )
+            .order_by(LoginFailure.failed_at.desc())
+            .limit(limit)
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def clear(self, scope: str, subject: str) -> None:
+        await self.session.execute(
+            delete(LoginFailure).where(LoginFailure.scope == scope, LoginFailure.subject == subject)
+        )
+
+    async def remove_older(self, before: datetime) -> int:
+        statement = delete(LoginFailure).where(LoginFailure.failed_at <= before)
+        return (await self.session.execute(statement)).rowcount
 
 
 class History:

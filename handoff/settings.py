@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,12 @@ PLACEHOLDERS = frozenset(
 )
 DEV_SECRETS = {"api_token": "dev-handoff-token", "delivery_token": "dev-delivery-token"}
 EVENT_SOURCE_KINDS = ("sql", "amqp")
+LOGIN_ENV_NAMES = {
+    "window_seconds": "LOGIN_WINDOW_SECONDS",
+    "failures_per_account": "LOGIN_FAILURES_PER_ACCOUNT",
+    "failures_per_address": "LOGIN_FAILURES_PER_ADDRESS",
+    "hash_workers": "PASSWORD_HASH_WORKERS",
+}
 
 
 class SettingsError(ValueError):
@@ -71,6 +78,27 @@ def async_database_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
+class LoginLimits:
+    """Login throttling (a sliding window of failures, counted in the store so every instance
+    sees the same numbers) and the thread pool that hashes passwords off the event loop."""
+
+    window_seconds: int = 15 * 60
+    failures_per_account: int = 5  # a successful login resets the account's count
+    failures_per_address: int = 20  # across all accounts tried from one client address
+    hash_workers: int = 2
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LoginLimits:
+        defaults = cls()
+        return cls(
+            **{
+                name: _int(env, env_name, getattr(defaults, name))
+                for name, env_name in LOGIN_ENV_NAMES.items()
+            }
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     api_token: str = ""
@@ -85,7 +113,11 @@ class Settings:
     env: str = "production"
     host: str = "127.0.0.1"
     port: int = 8000
-    request_max_size: int = 1024 * 1024
+    request_max_size: int = 1024 * 1024  # the largest body: intake (transcripts), delivery batches
+    json_body_max_bytes: int = 64 * 1024  # the agent API's small JSON bodies
+    login_body_max_bytes: int = 4 * 1024
+    login: LoginLimits = LoginLimits()
+    session_cleanup_seconds: float = 300.0  # how often expired sessions are deleted
     http_retries: int = 3
     http_backoff_seconds: float = 0.5
     brand_name: str = "Lumen Home"  # how notices to customers name the company
@@ -108,11 +140,12 @@ class Settings:
             host=env.get("HANDOFF_HOST", "127.0.0.1"),
             port=_int(env, "HANDOFF_PORT", 8000),
             brand_name=env.get("BRAND_NAME", "").strip() or "Lumen Home",
+            login=LoginLimits.from_env(env),
         )
 
     def validated(self) -> Settings:
         """These settings checked, with dev defaults filled in when HANDOFF_ENV=dev."""
-        changes: dict[str, str] = {}
+        changes: dict[str, Any] = {}
         for name, env_name in (
             ("api_token", "HANDOFF_API_TOKEN"),
             ("delivery_token", "DELIVERY_TOKEN"),
@@ -130,6 +163,9 @@ class Settings:
         for name in ("session_ttl_minutes", "sla_warning_minutes", "port"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive number")
+        for name, value in vars(self.login).items():
+            if value <= 0:
+                raise SettingsError(f"{LOGIN_ENV_NAMES[name]} must be a positive number")
         return replace(self, database_url=async_database_url(self.database_url), **changes)
 
 

@@ -1,4 +1,8 @@
-"""Request helpers shared by the routes: bearer tokens, roles, JSON bodies."""
+"""Request helpers shared by the routes: bearer tokens, roles, JSON bodies.
+
+The guards also note on the handler what they can answer (`answers`, see `answers()`) and the
+role they need (`required_role`): the OpenAPI description is completed from these.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,16 @@ async def agent_for(request: Request, token: str, role: Role) -> Principal:
     return principal
 
 
+def answers(*statuses: int) -> Callable[[Handler], Handler]:
+    """Note that the handler can answer these error statuses (for the OpenAPI description)."""
+
+    def note(handler: Handler) -> Handler:
+        vars(handler)["answers"] = {*vars(handler).get("answers", ()), *statuses}
+        return handler
+
+    return note
+
+
 def requires(role: Role) -> Callable[[Handler], Handler]:
     """Only agents with at least `role` get through; the principal is `request.ctx.agent`."""
 
@@ -41,7 +55,9 @@ def requires(role: Role) -> Callable[[Handler], Handler]:
             await agent_for(request, bearer(request), role)
             return await handler(request, *args, **kwargs)
 
-        return guarded  # type: ignore[return-value]
+        vars(guarded)["required_role"] = role
+        refused = (401, 403) if role is not Role.AGENT else (401,)  # every agent is an agent
+        return answers(*refused)(guarded)  # type: ignore[arg-type, return-value]
 
     return decorate
 
@@ -56,7 +72,7 @@ def service_token(handler: Handler) -> Handler:
             raise Unauthorized("Wrong service token.")
         return await handler(request, *args, **kwargs)
 
-    return guarded  # type: ignore[return-value]
+    return answers(401)(guarded)  # type: ignore[arg-type, return-value]
 
 
 def body(request: Request, *, required: tuple[str, ...] = ()) -> dict[str, Any]:

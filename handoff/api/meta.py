@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse, file
 
 from handoff.errors import NotFound
 
 bp = Blueprint("meta")
-OPENAPI_FILE = Path(__file__).resolve().parents[1] / "openapi.yaml"
 CONSOLE_DIR = Path(__file__).resolve().parents[1] / "console"
-
-
-def load_openapi() -> dict:
-    with OPENAPI_FILE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
 
 
 @bp.get("/health")
@@ -32,7 +25,24 @@ async def openapi(request: Request) -> HTTPResponse:
 
 @bp.get("/")
 async def console(request: Request) -> HTTPResponse:
-    index = CONSOLE_DIR / "index.html"
-    if not index.is_file():
-        raise NotFound("The agent console is not installed (handoff/console/index.html).")
-    return await file(index, mime_type="text/html; charset=utf-8")
+    return await file(console_file("index.html"), mime_type="text/html; charset=utf-8")
+
+
+@bp.get("/console/<path:path>")
+async def console_files(request: Request, path: str) -> HTTPResponse:
+    return await file(console_file(path))
+
+
+def console_file(path: str) -> Path:
+    """A file directly in the console's folder, else 404 (folders, other places, odd names)."""
+    name = Path(path).name
+    if name != path or name.startswith(".") or "\x00" in name:
+        raise NotFound("No such file in the agent console.")
+    candidate = CONSOLE_DIR / name
+    try:
+        found = candidate.is_file()
+    except OSError:  # e.g. a name too long for the file system
+        found = False
+    if not found:
+        raise NotFound("No such file in the agent console.")
+    return candidate

@@ -72,6 +72,8 @@ function h(tag, props = {}, ...children) {
     if (value == null || value === false) continue;
     if (key === "class") el.className = value;
     else if (key === "dataset") Object.assign(el.dataset, value);
+    // Through the CSSOM: a style attribute would be inline style, which the CSP refuses.
+    else if (key === "style") Object.assign(el.style, value);
     else el.setAttribute(key, value === true ? "" : value);
   }
   return fill(el, ...children);
@@ -640,7 +642,7 @@ function renderTriage(c) {
     h(
       "div",
       { class: "meter", role: "img", "aria-label": `Frustration ${percent}` },
-      h("span", { style: `width: ${percent}` }),
+      h("span", { style: { width: percent } }),
     ),
     h("div", { class: "chips" }, h("span", {}, percent), signalPills(frustration.signals)),
   );

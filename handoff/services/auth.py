@@ -1,4 +1,5 @@
-"""Agents, passwords (argon2) and session tokens (random, stored hashed, expiring)."""
+"""Agents, logins (throttled, argon2 off the event loop) and session tokens (random, stored
+hashed, expiring, purged when expired)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,6 +18,9 @@ from handoff.errors import Conflict, Invalid, Unauthorized
 from handoff.models import Agent, AgentSession, AgentTeam, Team, utc_now
 from handoff.repositories import Agents, Sessions
 from handoff.roles import Role
+from handoff.services.passwords import Passwords
+from handoff.services.throttle import LoginThrottle
+from handoff.settings import LoginLimits
 
 
 @dataclass(frozen=True)
@@ -58,24 +61,39 @@ class AuthService:
         sessions: async_sessionmaker[AsyncSession],
         ttl: timedelta,
         hasher: PasswordHasher | None = None,
+        limits: LoginLimits | None = None,
     ) -> None:
+        limits = limits or LoginLimits()
         self.sessions = sessions
         self.ttl = ttl
-        self.hasher = hasher or PasswordHasher()
-        self._dummy_hash: str | None = None
+        self.passwords = Passwords(hasher, limits.hash_workers)
+        self.throttle = LoginThrottle(limits)
 
-    async def login(self, email: str, password: str) -> Login:
+    async def login(self, email: str, password: str, address: str | None = None) -> Login:
+        """A new session; 401 on a wrong email or password, 429 while the account or the
+        client `address` is throttled. No transaction is open while the password is hashed."""
+        account = email.strip().lower()
         async with self.sessions.begin() as session:
+            await self.throttle.check(session, account, address, utc_now())
             agent = await Agents(session).by_email(email)
-            if agent is None or not agent.active:
-                self._verify(self._dummy(), password)  # same work for unknown emails
-                raise Unauthorized("Wrong email or password.", "bad_credentials")
-            if not self._verify(agent.password_hash, password):
-                raise Unauthorized("Wrong email or password.", "bad_credentials")
-            if self.hasher.check_needs_rehash(agent.password_hash):
-                agent.password_hash = self.hasher.hash(password)
-            token = secrets.token_urlsafe(32)
-            expires_at = utc_now() + self.ttl
+            known = agent.password_hash if agent is not None and agent.active else None
+        matches = await self.passwords.verify(known, password)
+        if agent is None or not matches:
+            async with self.sessions.begin() as session:
+                self.throttle.failed(session, account, address, utc_now())
+            raise Unauthorized("Wrong email or password.", "bad_credentials")
+        rehashed = None
+        if self.passwords.needs_rehash(agent.password_hash):
+            rehashed = await self.passwords.hash(password)
+        token = secrets.token_urlsafe(32)
+        expires_at = utc_now() + self.ttl
+        async with self.sessions.begin() as session:
+            stored = await Agents(session).get(agent.id)
+            if stored is None or not stored.active:  # disabled while its password was checked
+                raise Unauthorized("This account is disabled.")
+            await self.throttle.succeeded(session, account)
+            if rehashed and stored.password_hash == agent.password_hash:
+                stored.password_hash = rehashed
             session.add(
                 AgentSession(token_hash=token_hash(token), agent_id=agent.id, expires_at=expires_at)
             )
@@ -88,17 +106,27 @@ class AuthService:
             stored = await Sessions(session).get(hashed)
             if stored is None:
                 raise Unauthorized("Log in again: this session is unknown or ended.")
-            if stored.expires_at <= utc_now():
-                await Sessions(session).remove(hashed)
-                raise Unauthorized("Log in again: this session expired.", "session_expired")
-            agent = await Agents(session).get(stored.agent_id)
-            if agent is None or not agent.active:
-                raise Unauthorized("This account is disabled.")
-            return await _principal(session, agent, hashed)
+            if stored.expires_at > utc_now():
+                agent = await Agents(session).get(stored.agent_id)
+                if agent is None or not agent.active:
+                    raise Unauthorized("This account is disabled.")
+                return await _principal(session, agent, hashed)
+            await Sessions(session).remove(hashed)
+        # Raised after the commit: raised inside the transaction, it would undo the delete.
+        raise Unauthorized("Log in again: this session expired.", "session_expired")
 
     async def logout(self, principal: Principal) -> None:
         async with self.sessions.begin() as session:
             await Sessions(session).remove(principal.token_hash)
+
+    async def purge_expired(self) -> int:
+        """Delete expired sessions and failed logins older than the throttle's window; the
+        number of sessions deleted. Idempotent, so every instance may run it."""
+        now = utc_now()
+        async with self.sessions.begin() as session:
+            removed = await Sessions(session).remove_expired(now)
+            await self.throttle.forget_old(session, now)
+        return removed
 
     async def create_agent(
         self,
@@ -112,10 +140,11 @@ class AuthService:
         email, name = email.strip(), name.strip()
         if "@" not in email or not name or len(password) < 8:
             raise Invalid("An agent needs an email, a name and a password of 8+ characters.")
+        password_hash = await self.passwords.hash(password)
         try:
             async with self.sessions.begin() as session:
                 agent = Agent(email=email, name=name, role=role.value, active=True)
-                agent.password_hash = self.hasher.hash(password)
+                agent.password_hash = password_hash
                 session.add(agent)
                 await session.flush()
                 for team_id in teams:
@@ -126,16 +155,8 @@ class AuthService:
         except IntegrityError:
             raise Conflict(f"An agent with email {email} exists.", "agent_exists") from None
 
-    def _verify(self, password_hash: str, password: str) -> bool:
-        try:
-            return self.hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    def _dummy(self) -> str:
-        if self._dummy_hash is None:
-            self._dummy_hash = self.hasher.hash(secrets.token_hex(8))
-        return self._dummy_hash
+    def close(self) -> None:
+        self.passwords.close()
 
 
 async def _principal(session: AsyncSession, agent: Agent, hashed: str) -> Principal:

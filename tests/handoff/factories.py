@@ -55,10 +55,13 @@ async def make_agent(
     name = name or f"Agent {number}"
     email = f"agent{number}-{uuid.uuid4().hex[:6]}@lumen.example"
     auth = auth_service(sessions)
-    for team in teams:
-        await make_team(sessions, team)
-    agent_id = await auth.create_agent(email, name, PASSWORD, role, teams)
-    login = await auth.login(email, PASSWORD)
+    try:
+        for team in teams:
+            await make_team(sessions, team)
+        agent_id = await auth.create_agent(email, name, PASSWORD, role, teams)
+        login = await auth.login(email, PASSWORD)
+    finally:
+        auth.close()  # its hashing threads
     return AgentLogin(agent_id, name, email, role, PASSWORD, login.token)
 
 

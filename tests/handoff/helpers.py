@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -13,6 +13,21 @@ import aiohttp
 from sanic import Sanic
 
 T = TypeVar("T")
+EVENTUALLY_SECONDS = 30.0  # upper bound for something that normally happens within ms
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], seconds: float = EVENTUALLY_SECONDS
+) -> None:
+    """Wait until `check()` is true; fail (TimeoutError) after `seconds`."""
+
+    async def poll() -> None:
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), seconds)
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from handoff.app import create_app
 from handoff.models import AgentSession, utc_now
 from handoff.roles import Role
 from handoff.services.auth import token_hash
 from tests.handoff.factories import PASSWORD, make_agent
+from tests.handoff.helpers import eventually, serving
 
 
 async def test_login_me_logout(client, sessions):
@@ -47,16 +50,39 @@ async def test_wrong_password_and_unknown_email(client, sessions):
     assert missing.status == 400
 
 
-async def test_expired_session_is_refused(client, sessions):
-    agent = await make_agent(sessions)
+async def expire(sessions, token: str) -> None:
     async with sessions.begin() as session:
         await session.execute(
             update(AgentSession)
-            .where(AgentSession.token_hash == token_hash(agent.token))
+            .where(AgentSession.token_hash == token_hash(token))
             .values(expires_at=utc_now() - timedelta(seconds=1))
         )
+
+
+async def stored_sessions(sessions) -> set[str]:
+    async with sessions() as session:
+        return set(await session.scalars(select(AgentSession.token_hash)))
+
+
+async def test_expired_session_is_refused_and_deleted(client, sessions):
+    agent = await make_agent(sessions)
+    await expire(sessions, agent.token)
     answer = await client.get("/api/v1/me", token=agent.token)
     assert answer.status == 401 and answer.body["error"] == "session_expired"
+    assert token_hash(agent.token) not in await stored_sessions(sessions)
+
+
+async def test_expired_sessions_are_purged_in_the_background(sessions, settings):
+    expired, current = await make_agent(sessions), await make_agent(sessions)
+    await expire(sessions, expired.token)
+    purging = create_app(replace(settings, session_cleanup_seconds=0.05))
+
+    async def purged() -> bool:
+        return token_hash(expired.token) not in await stored_sessions(sessions)
+
+    async with serving(purging):
+        await eventually(purged)
+    assert token_hash(current.token) in await stored_sessions(sessions)
 
 
 async def test_every_agent_endpoint_needs_a_session(client, app):

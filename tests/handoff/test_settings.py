@@ -65,3 +65,16 @@ def test_bad_values_name_their_variable(env):
 def test_postgres_url_gets_the_async_driver():
     env = {**SECRETS, "DATABASE_URL": "postgresql://postgres@127.0.0.1/handoff"}
     assert Settings.from_env(env).validated().database_url.startswith("postgresql+asyncpg://")
+
+
+def test_login_limits_come_from_the_environment():
+    env = {**SECRETS, "LOGIN_FAILURES_PER_ACCOUNT": "3", "LOGIN_WINDOW_SECONDS": "60"}
+    login = Settings.from_env(env).validated().login
+    assert (login.failures_per_account, login.window_seconds) == (3, 60)
+    assert (login.failures_per_address, login.hash_workers) == (20, 2)
+
+
+@pytest.mark.parametrize("name", ["LOGIN_FAILURES_PER_ADDRESS", "PASSWORD_HASH_WORKERS"])
+def test_login_limits_must_be_positive(name):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({**SECRETS, name: "0"}).validated()

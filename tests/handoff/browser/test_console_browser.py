@@ -285,3 +285,30 @@ def test_the_console_reconnects_after_the_service_restarts(
 
     handoff = service.intake(handoff_request())
     console.row(handoff["id"])
+
+
+# Records what the page's Content-Security-Policy blocks; added before any page script runs.
+RECORD_CSP_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
+
+
+def test_the_console_works_under_its_content_security_policy(
+    service: HandoffService, open_console: OpenConsole
+) -> None:
+    console = open_console()
+    console.driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CSP_VIOLATIONS}
+    )
+    console.driver.refresh()
+    console.log_in_and_wait(DANA, service.passwords[DANA])
+    handoff = service.intake(handoff_request())
+    console.row(handoff["id"])
+    console.open(handoff["id"])
+    console.wait_for_transcript()
+    meter = console.find("#triage .meter span")
+    assert meter.value_of_css_property("width") != "0px"  # styled through the CSSOM
+    assert console.driver.execute_script("return window.cspViolations") == []
