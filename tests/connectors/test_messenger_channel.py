@@ -156,11 +156,17 @@ async def test_unsigned_or_wrongly_signed_webhooks_are_refused_and_change_nothin
 
 
 @pytest.mark.parametrize(
-    "body", [b"{not json", b"\xff\xfe", b'{"object": "page", "entry": {}}', b"[]"]
+    ("body", "error"),
+    [
+        (b"{not json", "malformed_json"),
+        (b"\xff\xfe", "malformed_json"),
+        (b'{"object": "page", "entry": {}}', "malformed_payload"),
+        (b"[]", "malformed_payload"),
+    ],
 )
-async def test_malformed_bodies_get_400(harness: Harness, body: bytes) -> None:
+async def test_malformed_bodies_get_400(harness: Harness, body: bytes, error: str) -> None:
     status, answer = await harness.post(body)
-    assert (status, answer["error"]) == (400, "malformed_payload")
+    assert (status, answer["error"]) == (400, error)
     assert harness.received == []
 
 

@@ -235,6 +235,8 @@ async def test_a_tab_opened_during_a_turn_shows_the_bot_typing(open_tab, bench):
     ("frame", "error"),
     [
         ("not json", "malformed_json"),
+        pytest.param("[" * 20_000 + "]" * 20_000, "too_deep", id="nested-20000"),
+        pytest.param(" " * 70_000 + "{}", "too_large", id="70-kB"),
         ({"type": "message", "text": "", "client_id": "abcdefgh1"}, "missing_field"),
         ({"type": "message", "text": "hi", "client_id": "no"}, "invalid_field"),
         ({"type": "message", "text": "x" * 4001, "client_id": "abcdefgh1"}, "too_long"),
