@@ -167,9 +167,23 @@ async def deliver_once(
         claim = await ledger.claim(req.message_id)
     if not claim.ours:
         return _not_sending_again(req, claim.state, claim.answer, claim.since)
+    # Sanic cancels a handler whose caller hung up (the service's timeout), but the channel may
+    # still deliver what it was given: the send and its settling run on, shielded.
+    sending = asyncio.ensure_future(_send_and_settle(request, ledger, req, send))
+    _SENDING.add(sending)
+    sending.add_done_callback(_SENDING.discard)
+    return await asyncio.shield(sending)
+
+
+_SENDING: set[asyncio.Future[HTTPResponse]] = set()  # strong references until each settles
+
+
+async def _send_and_settle(
+    request: Request, ledger: DeliveryLedger, req: DeliverRequest, send: Send
+) -> HTTPResponse:
     try:
         answer = await send(req)
-    except BaseException:  # nothing went out that we know of (cancelled, a bug): retryable
+    except BaseException:  # nothing went out that we know of (a bug, shutdown): retryable
         await ledger.settle(req.message_id, FAILED)
         raise
     if answer.status != 200:
