@@ -189,9 +189,10 @@ async def _send_and_settle(
     if answer.status != 200:
         await ledger.settle(req.message_id, FAILED)
         return answer
-    await ledger.settle(req.message_id, SENT, answer.body)
+    body = answer.body or b"{}"
+    await ledger.settle(req.message_id, SENT, body)
     try:
-        await record_agent_line(request, req, json.loads(answer.body)["channel_message_id"])
+        await record_agent_line(request, req, json.loads(body).get("channel_message_id"))
     except Exception:  # the customer has the line: a retry must not send it again for this
         logger.exception("Line %s was sent but is not in the tracker", req.message_id)
     return answer
