@@ -87,7 +87,13 @@ class Process:
         self.popen = subprocess.Popen(
             self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
-        wait_for(lambda: self._alive() and _answers(self.health_url), STARTUP_SECONDS, self.args[1])
+        try:
+            wait_for(
+                lambda: self._alive() and _answers(self.health_url), STARTUP_SECONDS, self.args[1]
+            )
+        except BaseException:  # never leave a half-started server behind
+            self.stop()
+            raise
         return self
 
     def _alive(self) -> bool:
