@@ -12,13 +12,12 @@ import aiohttp
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT = aiohttp.ClientTimeout(total=10)
-
 
 @dataclass(frozen=True)
 class Answer:
     status: int
     body: Any  # the JSON body, or the text when it is not JSON
+    retry_after: float | None = None  # seconds, from a `Retry-After` header
 
 
 class Unreachable(Exception):
@@ -29,6 +28,7 @@ class Unreachable(Exception):
 class RetryPolicy:
     attempts: int = 3
     backoff_seconds: float = 0.5
+    timeout_seconds: float = 10.0  # per attempt
 
     def delay(self, attempt: int) -> float:
         return self.backoff_seconds * 2 ** (attempt - 1)
@@ -43,14 +43,15 @@ async def post(
     params: dict[str, str] | None = None,
 ) -> Answer:
     last = ""
+    timeout = aiohttp.ClientTimeout(total=policy.timeout_seconds)
     for attempt in range(1, policy.attempts + 1):
         try:
             async with http.post(
-                url, json=payload, headers=headers, params=params, timeout=TIMEOUT
+                url, json=payload, headers=headers, params=params, timeout=timeout
             ) as response:
                 body = await _body(response)
                 if response.status < 500:
-                    return Answer(response.status, body)
+                    return Answer(response.status, body, _seconds(response.headers))
                 last = f"HTTP {response.status}"
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             last = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
@@ -58,6 +59,13 @@ async def post(
         if attempt < policy.attempts:
             await asyncio.sleep(policy.delay(attempt))
     raise Unreachable(last)
+
+
+def _seconds(headers: Any) -> float | None:
+    try:
+        return max(0.0, float(headers.get("Retry-After", "")))
+    except ValueError:  # absent, or an HTTP date (not sent by our connectors)
+        return None
 
 
 async def _body(response: aiohttp.ClientResponse) -> Any:

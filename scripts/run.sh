@@ -14,8 +14,8 @@ export HANDOFF_PORT="${HANDOFF_PORT:-8000}"
 (
   umask 077
   touch var/secrets.env
-  for name in HANDOFF_API_TOKEN DELIVERY_TOKEN WHATSAPP_VERIFY_TOKEN WHATSAPP_APP_SECRET \
-    WHATSAPP_ACCESS_TOKEN MESSENGER_VERIFY_TOKEN MESSENGER_APP_SECRET MESSENGER_PAGE_ACCESS_TOKEN; do
+  for name in HANDOFF_API_TOKEN DELIVERY_TOKEN RASA_TOKEN WHATSAPP_VERIFY_TOKEN \
+    WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN MESSENGER_VERIFY_TOKEN MESSENGER_APP_SECRET MESSENGER_PAGE_ACCESS_TOKEN; do
     grep -q "^$name=" var/secrets.env || echo "$name=$(openssl rand -hex 24)" >> var/secrets.env
   done
 )
@@ -54,8 +54,8 @@ if [ -n "${START_SIMULATOR:-}" ]; then
 fi
 .venv-handoff/bin/python -m handoff &
 pids+=($!)
-.venv-bot/bin/rasa run --model models/care.tar.gz --interface 127.0.0.1 --port "$RASA_PORT" \
-  --enable-api --cors "*" --credentials bot/credentials.yml --endpoints bot/endpoints.yml &
+# Rasa's HTTP API with RASA_TOKEN only, on loopback, no CORS; bodies over 3 MiB refused.
+scripts/rasa-server.sh --model models/care.tar.gz --port "$RASA_PORT" &
 pids+=($!)
 
 cat <<MSG
@@ -65,7 +65,6 @@ cat <<MSG
     Handoff API (OpenAPI):    http://127.0.0.1:${HANDOFF_PORT}/api/openapi.json
     Web chat (customer):      http://127.0.0.1:${RASA_PORT}/webhooks/webchat/
     WhatsApp / Messenger:     http://127.0.0.1:${RASA_PORT}/webhooks/{whatsapp,messenger}/webhook
-    Bot (Rasa REST channel):  http://127.0.0.1:${RASA_PORT}/webhooks/rest/webhook
     Action server:            http://127.0.0.1:${ACTIONS_PORT}/health
   Log in to the console with one of these demo accounts (var/demo-logins.txt):
 $(sed 's/^/    /' var/demo-logins.txt)

@@ -13,11 +13,11 @@ Routes (Rasa mounts them under ``/webhooks/messenger``):
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,16 @@ from sanic.response import HTTPResponse
 from connectors.common.background import BackgroundTasks
 from connectors.common.deliver import (
     DeliverError,
+    DeliverRequest,
     customer_facing_text,
     deliver_error,
+    deliver_once,
     parse_deliver_request,
-    record_agent_line,
 )
+from connectors.common.deliveries import DeliveryLedger
+from connectors.common.limits import WEBHOOK_MAX_BYTES
 from connectors.common.markers import DEFAULT_BOT_MARKER
+from connectors.common.safe_json import JsonRejected, parse_json
 from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
 from connectors.common.status_report import DeliveryReport, HandoffEndpoint, StatusReporter
@@ -113,6 +117,7 @@ class MessengerInput(InputChannel):
         self.client = MessengerClient(settings.page_access_token, settings.graph_url)
         self.seen = SeenMessages(settings.state_path)
         self.state = ConversationState(settings.state_path)
+        self.ledger = DeliveryLedger(settings.state_path, CHANNEL)
         self.tasks = BackgroundTasks()
         self.reporter = StatusReporter(settings.handoff, self.tasks) if settings.handoff else None
 
@@ -146,12 +151,13 @@ class MessengerInput(InputChannel):
                     403, "invalid_signature", "Missing or wrong X-Hub-Signature-256."
                 )
             try:
-                events = parse_webhook(json.loads(raw))
-            except ValueError as error:  # also MalformedWebhook and undecodable bytes
-                reason = error if isinstance(error, MalformedWebhook) else "not valid JSON"
-                return deliver_error(
-                    400, "malformed_payload", f"Not a Messenger webhook: {reason}."
-                )
+                payload = parse_json(raw, max_bytes=WEBHOOK_MAX_BYTES)
+            except JsonRejected as error:
+                return deliver_error(error.http_status, error.reason, error.message)
+            try:
+                events = parse_webhook(payload)
+            except MalformedWebhook as error:
+                return deliver_error(400, "malformed_payload", f"Not a Messenger webhook: {error}.")
             self.tasks.spawn(self._handle_all(events, on_new_message, request.app))
             return response.json({"status": "received"})
 
@@ -236,6 +242,9 @@ class MessengerInput(InputChannel):
             return deliver_error(
                 400, "wrong_channel", f"This endpoint delivers to Messenger, not '{req.channel}'."
             )
+        return await deliver_once(request, self.ledger, req, partial(self._send, request))
+
+    async def _send(self, request: Request, req: DeliverRequest) -> HTTPResponse:
         last = await self._last_customer_message_at(request.app, req.conversation_id)
         if last is None:
             return deliver_error(
@@ -262,7 +271,6 @@ class MessengerInput(InputChannel):
             return deliver_error(
                 422, "channel_rejected", f"Messenger refused the message: {error.message}"
             )
-        await record_agent_line(request, req, ids[0])
         return response.json({"status": "sent", "channel_message_id": ids[0]})
 
     async def _last_customer_message_at(self, app: Sanic, psid: str) -> float | None:

@@ -45,7 +45,9 @@ class CustomerMessage:
         }
         if self.display_text is not None:
             metadata["display_text"] = self.display_text
-        location = next((a for a in self.attachments if a["type"] == "location"), None)
+        location = next(
+            (a for a in self.attachments if a["type"] == "location" and "latitude" in a), None
+        )
         if location is not None:
             metadata["location"] = {
                 "latitude": location["latitude"],
@@ -119,7 +121,7 @@ def parse_event(event: dict[str, Any], page_id: str = "") -> MessengerEvent | No
             watermark = _int(receipt.get("watermark"))
             if watermark is None:
                 return None
-            mids = tuple(str(m) for m in receipt.get("mids") or ())
+            mids = tuple(str(m) for m in _list(receipt.get("mids")))
             return Receipt(sender, status, watermark, mids)
     return None
 
@@ -150,9 +152,9 @@ def _message(
     if not psid or not mid:
         return None
     attachments = tuple(
-        parse_attachment(a) for a in message.get("attachments") or () if isinstance(a, dict)
+        parse_attachment(a) for a in _list(message.get("attachments")) if isinstance(a, dict)
     )
-    text = message.get("text")
+    text = _str(message.get("text"))
     quick_reply = message.get("quick_reply")
     if isinstance(quick_reply, dict) and quick_reply.get("payload"):
         return CustomerMessage(
@@ -193,7 +195,7 @@ def _postback(
         str(payload),
         timestamp,
         "postback",
-        display_text=postback.get("title"),
+        display_text=_str(postback.get("title")),
     )
 
 
@@ -201,7 +203,7 @@ def _echo(psid: str | None, message: dict[str, Any]) -> Echo | None:
     mid = message.get("mid")
     if not psid or not mid:
         return None
-    return Echo(psid, str(mid), message.get("metadata"))
+    return Echo(psid, str(mid), _str(message.get("metadata")))
 
 
 def _id(party: Any) -> str | None:
@@ -221,5 +223,13 @@ def _timestamp(event: dict[str, Any]) -> int | None:
 def _int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 is infinity
         return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -5,7 +5,8 @@ API `POST /{version}/me/messages`, answering as Meta does. Every request is kept
 and, with `record_path`, appended as one JSON line to that file, so another process (the
 simulator CLI) can read what the bot and the agents sent. The access token is checked (bearer
 header or `access_token` query, as the Graph API accepts both); the next requests can be failed
-with scripted Graph errors; WhatsApp's 24-hour customer service window can be enforced.
+with scripted Graph errors; WhatsApp's 24-hour customer service window can be enforced; with
+`reply_delay_seconds` every answer comes that much later (a slow Graph API).
 
 Routes are pluggable: a route is a method, an aiohttp path pattern and a handler that gets the
 request and its JSON body and returns the success JSON. A route with the method and path of a
@@ -21,6 +22,7 @@ handler for every route; a handler raises `GraphErrorRaised` to answer with a Gr
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import socket
@@ -103,6 +105,7 @@ class GraphApiStandIn:
     enforce_service_window: bool = False
     record_path: Path | None = None
     other_access_tokens: Collection[str] = ()
+    reply_delay_seconds: float = 0.0
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
     _failures: list[GraphError] = field(default_factory=list)
@@ -194,6 +197,7 @@ class GraphApiStandIn:
             self.requests.append(
                 Recorded(request.method, request.path, dict(request.headers), body)
             )
+            await asyncio.sleep(self.reply_delay_seconds)
             answer = await self._answer(request, body, handler)
             if self.record_path is not None:
                 _append_record(self.record_path, request, body, answer.status)

@@ -20,6 +20,7 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,10 @@ from connectors.common.deliver import (
     DeliverError,
     DeliverRequest,
     deliver_error,
+    deliver_once,
     parse_deliver_request,
-    record_agent_line,
 )
+from connectors.common.deliveries import DeliveryLedger
 from connectors.common.seen import SeenMessages
 from connectors.webchat.frames import (
     CustomerMessage,
@@ -85,6 +87,7 @@ class WebChatInput(InputChannel):
         self.allowed_origins = allowed_origins
         self.hub = ConnectionHub()
         self.seen = SeenMessages(state_path)
+        self.ledger = DeliveryLedger(state_path, CHANNEL)
         self.tasks = BackgroundTasks()
         self.output = WebChatOutput(self.hub, bot_name, bot_marker)
         # One bot turn at a time per conversation, in the order the customer sent them.
@@ -237,6 +240,11 @@ class WebChatInput(InputChannel):
             return deliver_error(
                 422, "wrong_channel", f"This is the web chat connector, not '{req.channel}'."
             )
+        return await deliver_once(request, self.ledger, req, partial(self._send, request))
+
+    async def _send(self, request: Request, req: DeliverRequest) -> HTTPResponse:
+        """Shown live in the customer's open tabs; `deliver_once` then appends it to the
+        tracker, from which a tab opened later loads it."""
         if getattr(request.app.ctx, "agent", None) is None:
             return deliver_error(503, "rasa_unavailable", "The bot is not ready yet; retry.")
         events = await _tracker_events(request, req.conversation_id)
@@ -244,18 +252,13 @@ class WebChatInput(InputChannel):
             return deliver_error(
                 404, "unknown_conversation", "There is no web chat conversation with this id."
             )
-        if not _delivered_before(events, req.message_id):
-            await record_agent_line(request, req, channel_message_id=req.message_id)
-            if await self.hub.send(req.conversation_id, _agent_frame(req)) == 0:
-                return response.json(
-                    {
-                        "status": "sent",
-                        "channel_message_id": req.message_id,
-                        "note": "queued: the customer has no chat window open and will see "
-                        "the message when they come back.",
-                    }
-                )
-        return response.json({"status": "sent", "channel_message_id": req.message_id})
+        answer = {"status": "sent", "channel_message_id": req.message_id}
+        if await self.hub.send(req.conversation_id, _agent_frame(req)) == 0:
+            answer["note"] = (
+                "queued: the customer has no chat window open and will see the message when "
+                "they come back."
+            )
+        return response.json(answer)
 
     def _origin_allowed(self, origin: str | None) -> bool:
         return self.allowed_origins is None or (origin or "") in self.allowed_origins
@@ -285,15 +288,6 @@ async def _tracker_events(request: Request, conversation_id: str) -> list[dict[s
         return []
     tracker = await agent.tracker_store.retrieve_full_tracker(conversation_id)
     return [] if tracker is None else [event.as_dict() for event in tracker.events]
-
-
-def _delivered_before(events: list[dict[str, Any]], message_id: str) -> bool:
-    """The handoff service retries a delivery it did not see answered: never show it twice."""
-    return any(
-        event.get("event") == "bot"
-        and (event.get("metadata") or {}).get("handoff_message_id") == message_id
-        for event in events
-    )
 
 
 def _agent_frame(req: DeliverRequest) -> dict[str, Any]:

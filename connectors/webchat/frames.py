@@ -12,7 +12,6 @@ Server -> client: ``{"type": "message", "id", "author_type", "author_name", "tex
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from collections.abc import Iterable
@@ -20,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from connectors.common.limits import FRAME_MAX_BYTES
 from connectors.common.markers import author_of, mark_bot_text
+from connectors.common.safe_json import JsonRejected, parse_json
 
 MAX_TEXT_CHARS = 4000  # the handoff service's limit for a transcript line
 HISTORY_LIMIT = 200  # most recent lines sent on connect
@@ -67,9 +68,9 @@ def language(raw: str | None) -> str | None:
 
 def parse_client_frame(raw: str | bytes) -> CustomerMessage | CustomerTyping:
     try:
-        frame = json.loads(raw)
-    except (TypeError, ValueError) as error:
-        raise FrameError("malformed_json", "The frame is not valid JSON.") from error
+        frame = parse_json(raw, max_bytes=FRAME_MAX_BYTES)
+    except JsonRejected as error:
+        raise FrameError(error.reason, error.message) from None
     if not isinstance(frame, dict):
         raise FrameError("invalid_frame", "A frame must be a JSON object.")
     kind = frame.get("type")

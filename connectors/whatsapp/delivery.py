@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from sanic import response
 from sanic.request import Request
@@ -16,11 +17,13 @@ from sanic.response import HTTPResponse
 
 from connectors.common.deliver import (
     DeliverError,
+    DeliverRequest,
     customer_facing_text,
     deliver_error,
+    deliver_once,
     parse_deliver_request,
-    record_agent_line,
 )
+from connectors.common.deliveries import DeliveryLedger
 from connectors.whatsapp import messages
 from connectors.whatsapp.client import GraphApiError, WhatsAppClient
 from connectors.whatsapp.parsing import CHANNEL
@@ -37,6 +40,7 @@ class Deliverer:
     settings: WhatsAppSettings
     client: WhatsAppClient
     state: WhatsAppState
+    ledger: DeliveryLedger
 
     async def handle(self, request: Request) -> HTTPResponse:
         try:
@@ -45,10 +49,9 @@ class Deliverer:
             return error.response()
         if req.channel != CHANNEL:
             return deliver_error(400, "invalid_field", f"This endpoint delivers '{CHANNEL}' only.")
-        earlier = await self.state.delivered(req.message_id)
-        if earlier is not None:  # the handoff service retried a delivery that went through
-            return response.json({"status": "sent", "channel_message_id": earlier})
+        return await deliver_once(request, self.ledger, req, partial(self._send, request))
 
+    async def _send(self, request: Request, req: DeliverRequest) -> HTTPResponse:
         last_wrote = await self._last_customer_message(request, req.conversation_id)
         inside = last_wrote is not None and time.time() - last_wrote < SERVICE_WINDOW_SECONDS
         template = self.settings.template_name
@@ -71,8 +74,6 @@ class Deliverer:
             channel_message_id = await self.client.send(message)
         except GraphApiError as error:
             return _refusal(error)
-        await self.state.record_delivery(req.message_id, channel_message_id)
-        await record_agent_line(request, req, channel_message_id)
         answer = {"status": "sent", "channel_message_id": channel_message_id}
         if not inside:
             answer |= {

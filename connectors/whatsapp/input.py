@@ -7,7 +7,6 @@ system lines from the handoff service) and `GET /` (health).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +18,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common.background import BackgroundTasks
+from connectors.common.deliver import deliver_error
+from connectors.common.deliveries import DeliveryLedger
+from connectors.common.limits import WEBHOOK_MAX_BYTES
 from connectors.common.markers import mark_bot_text
+from connectors.common.safe_json import JsonRejected, parse_json
 from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
 from connectors.common.status_report import (
@@ -85,7 +88,8 @@ class WhatsAppInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         bp = Blueprint("whatsapp_cloud_api_webhook", __name__)
-        deliverer = Deliverer(self.settings, self.client, self.state)
+        ledger = DeliveryLedger(self.settings.state_path, CHANNEL)
+        deliverer = Deliverer(self.settings, self.client, self.state, ledger)
 
         @bp.get("/")
         async def health(_: Request) -> HTTPResponse:
@@ -112,14 +116,11 @@ class WhatsAppInput(InputChannel):
                     status=403,
                 )
             try:
-                payload = json.loads(raw)
-            except ValueError:
-                payload = None
+                payload = parse_json(raw, max_bytes=WEBHOOK_MAX_BYTES)
+            except JsonRejected as error:
+                return deliver_error(error.http_status, error.reason, error.message)
             if not isinstance(payload, dict):
-                return response.json(
-                    {"error": "malformed_json", "message": "The body is not a JSON object."},
-                    status=400,
-                )
+                return deliver_error(400, "malformed_json", "The body is not a JSON object.")
             self.background.spawn(self.process(payload, on_new_message))
             return response.json({"status": "received"})
 

@@ -7,6 +7,7 @@ message and status of a batch is returned; items without the ids we need are ski
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -128,7 +129,8 @@ def _content(kind: str, raw: dict[str, Any]) -> tuple[str, Handling, dict[str, A
     if kind == "text" and isinstance(body.get("body"), str):
         return body["body"], Handling.BOT, {}
     if kind == "interactive":
-        reply = _dict(body.get(body.get("type", "")))
+        reply_type = body.get("type")
+        reply = _dict(body.get(reply_type)) if isinstance(reply_type, str) else {}
         if reply.get("id"):
             details = {"reply": {k: reply[k] for k in ("id", "title", "description") if k in reply}}
             return str(reply["id"]), Handling.BOT, details
@@ -144,7 +146,9 @@ def _content(kind: str, raw: dict[str, Any]) -> tuple[str, Handling, dict[str, A
         }
         if body.get("filename"):
             media["filename"] = body["filename"]
-        return body.get("caption") or f"[{kind}]", Handling.BOT, {"media": {"type": kind, **media}}
+        caption = body.get("caption")
+        text = caption if isinstance(caption, str) and caption else f"[{kind}]"
+        return text, Handling.BOT, {"media": {"type": kind, **media}}
     if kind == "location" and "latitude" in body and "longitude" in body:
         location = {k: body.get(k) for k in ("latitude", "longitude", "name", "address")}
         label = ", ".join(str(v) for v in (body.get("name"), body.get("address")) if v)
@@ -191,10 +195,12 @@ def _profiles(contacts: Any) -> dict[str, str]:
 
 
 def _timestamp(value: Any) -> float:
+    """Seconds since the epoch; 0.0 when missing or not a finite number (e.g. "1e400")."""
     try:
-        return float(value)
+        seconds = float(value)
     except (TypeError, ValueError):
         return 0.0
+    return seconds if math.isfinite(seconds) else 0.0
 
 
 def _dict(value: Any) -> dict[str, Any]:

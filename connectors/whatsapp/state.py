@@ -1,15 +1,13 @@
 """The WhatsApp connector's own state, in the same SQLite file as SeenMessages.
 
 - when each customer last wrote (the 24-hour customer service window),
-- delivery statuses of messages we sent (`StatusSink`; the lead connects it to the handoff service),
-- deliveries already made for handoff message ids (a retried deliver call is not sent twice).
+- delivery statuses of messages we sent (`StatusSink`; also reported to the handoff service).
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from pathlib import Path
 from typing import Protocol
 
@@ -25,9 +23,6 @@ _SCHEMA = (
         message_id TEXT NOT NULL, status TEXT NOT NULL, recipient_id TEXT,
         timestamp REAL NOT NULL, error_code INTEGER, error_title TEXT,
         PRIMARY KEY (message_id, status))""",
-    """CREATE TABLE IF NOT EXISTS whatsapp_deliveries (
-        handoff_message_id TEXT PRIMARY KEY, channel_message_id TEXT NOT NULL,
-        delivered_at REAL NOT NULL)""",
 )
 # Meta does not guarantee the order of status webhooks; equal timestamps sort by progress.
 _PROGRESS = {"sent": 0, "delivered": 1, "read": 2, "failed": 3}
@@ -93,16 +88,3 @@ class WhatsAppState:
         )
         updates = [StatusUpdate(*row) for row in rows]
         return sorted(updates, key=lambda u: (u.timestamp, _PROGRESS.get(u.status, 9)))
-
-    async def delivered(self, handoff_message_id: str) -> str | None:
-        rows = await self._run(
-            "SELECT channel_message_id FROM whatsapp_deliveries WHERE handoff_message_id = ?",
-            (handoff_message_id,),
-        )
-        return rows[0][0] if rows else None
-
-    async def record_delivery(self, handoff_message_id: str, channel_message_id: str) -> None:
-        await self._run(
-            "INSERT OR IGNORE INTO whatsapp_deliveries VALUES (?, ?, ?)",
-            (handoff_message_id, channel_message_id, time.time()),
-        )

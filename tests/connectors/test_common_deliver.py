@@ -104,14 +104,25 @@ async def test_a_missing_or_wrong_token_is_401_and_nothing_is_recorded(
         ({k: v for k, v in BODY.items() if k != "conversation_id"}, "missing_field"),
         ({**BODY, "author_type": "customer"}, "invalid_field"),
         ({**BODY, "author_name": 7}, "invalid_field"),
+        (b"[" * 100_000 + b"]" * 100_000, "too_large"),
+        (b'{"text": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "too_deep"),
     ],
-    ids=["malformed", "array", "empty-text", "no-conversation", "customer", "name-not-text"],
+    ids=[
+        "malformed",
+        "array",
+        "empty-text",
+        "no-conversation",
+        "customer",
+        "name-not-text",
+        "200-kB",
+        "nested",
+    ],
 )
 async def test_bad_bodies_are_400_with_a_message(
     url: str, agent: Agent, body: Any, error: str
 ) -> None:
     status, answer = await post(url, body)
-    assert (status, answer["error"]) == (400, error)
+    assert (status, answer["error"]) == (413 if error == "too_large" else 400, error)
     assert answer["message"]
     assert await agent.tracker_store.retrieve("conv-1") is None
 

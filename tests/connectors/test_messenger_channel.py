@@ -156,11 +156,33 @@ async def test_unsigned_or_wrongly_signed_webhooks_are_refused_and_change_nothin
 
 
 @pytest.mark.parametrize(
-    "body", [b"{not json", b"\xff\xfe", b'{"object": "page", "entry": {}}', b"[]"]
+    ("body", "error"),
+    [
+        (b"{not json", "malformed_json"),
+        (b"\xff\xfe", "malformed_json"),
+        (b'{"object": "page", "entry": {}}', "malformed_payload"),
+        (b"[]", "malformed_payload"),
+    ],
 )
-async def test_malformed_bodies_get_400(harness: Harness, body: bytes) -> None:
+async def test_malformed_bodies_get_400(harness: Harness, body: bytes, error: str) -> None:
     status, answer = await harness.post(body)
-    assert (status, answer["error"]) == (400, "malformed_payload")
+    assert (status, answer["error"]) == (400, error)
+    assert harness.received == []
+
+
+async def test_deeply_nested_json_is_400_after_the_signature_check(harness: Harness) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000  # validly signed: RecursionError on main
+    unsigned, _ = await harness.post(deep, signature="sha256=" + "0" * 64)
+    status, answer = await harness.post(deep)
+    assert (unsigned, status, answer["error"]) == (403, 400, "too_deep")
+    assert harness.received == []
+
+
+async def test_a_body_over_3_mb_is_413_and_nothing_is_handled(harness: Harness) -> None:
+    payload = json.loads(fixture("text"))
+    payload["padding"] = "x" * (3 * 1024 * 1024)
+    status, answer = await harness.post(json.dumps(payload).encode())
+    assert (status, answer["error"]) == (413, "too_large")
     assert harness.received == []
 
 

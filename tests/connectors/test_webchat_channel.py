@@ -235,6 +235,8 @@ async def test_a_tab_opened_during_a_turn_shows_the_bot_typing(open_tab, bench):
     ("frame", "error"),
     [
         ("not json", "malformed_json"),
+        pytest.param("[" * 20_000 + "]" * 20_000, "too_deep", id="nested-20000"),
+        pytest.param(" " * 70_000 + "{}", "too_large", id="70-kB"),
         ({"type": "message", "text": "", "client_id": "abcdefgh1"}, "missing_field"),
         ({"type": "message", "text": "hi", "client_id": "no"}, "invalid_field"),
         ({"type": "message", "text": "x" * 4001, "client_id": "abcdefgh1"}, "too_long"),
@@ -321,6 +323,37 @@ async def test_an_agent_line_for_a_closed_chat_is_queued_in_the_history(open_tab
     assert answer["note"].startswith("queued")
     assert [line["id"] for line in history].count("handoff-9") == 1
     assert history[-1]["author_name"] == "Dana"
+
+
+async def test_concurrent_retries_of_one_line_show_it_once(open_tab, bench, http, monkeypatch):
+    session = new_session()
+    store = bench.bot.agent.tracker_store
+    save_tracker = store.save
+
+    async def slow_save(tracker: Any) -> None:  # a busy tracker database
+        await asyncio.sleep(0.3)
+        await save_tracker(tracker)
+
+    async with open_tab(session) as tab:
+        await tab.next("history")
+        await tab.say("Is anyone there?")
+        await tab.bot_reply()
+        await bench.channel.tasks.wait_idle()
+        monkeypatch.setattr(store, "save", slow_save)
+        answers = await asyncio.gather(
+            *(deliver(http, bench.url, conversation_id=session, message_id="hm-7") for _ in "abc")
+        )
+        await tab.say("thanks")  # the frames before this one's echo are all there is
+        frames = []
+        while (frame := await tab.next("message"))["text"] != "thanks":
+            frames.append(frame)
+    monkeypatch.undo()
+    async with open_tab(session) as tab:
+        history = (await tab.next("history"))["messages"]
+
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert [frame["id"] for frame in frames] == ["hm-7"]
+    assert [line["id"] for line in history].count("hm-7") == 1
 
 
 @pytest.mark.parametrize(

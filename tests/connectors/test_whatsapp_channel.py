@@ -177,6 +177,25 @@ async def test_a_malformed_body_is_400_and_nothing_is_stored(bench: Bench, body:
     assert not bench.channel.state.path.exists()
 
 
+DEEP = b"[" * 100_000 + b"]" * 100_000  # validly signed below: RecursionError on main
+
+
+async def test_deeply_nested_json_is_400_after_the_signature_check(bench: Bench) -> None:
+    unsigned, _ = await bench.post(DEEP, signature="sha256=" + "0" * 64)
+    status, answer = await bench.post(DEEP)
+    assert (unsigned, status, answer["error"]) == (403, 400, "too_deep")
+    assert bench.received == []
+
+
+async def test_a_body_over_meta_s_3_mb_is_413_and_nothing_is_handled(bench: Bench) -> None:
+    payload = json.loads(fixture_bytes("text"))
+    payload["padding"] = "x" * (3 * 1024 * 1024)
+    status, answer = await bench.post(json.dumps(payload).encode())
+    await bench.channel.background.wait_idle()
+    assert (status, answer["error"]) == (413, "too_large")
+    assert bench.received == []
+
+
 async def test_an_unsupported_message_gets_a_polite_reply_and_no_rasa_turn(bench: Bench) -> None:
     await bench.deliver(fixture_bytes("unsupported"))
     assert bench.received == []

@@ -12,8 +12,10 @@ from typing import Any
 
 import requests
 
-from tests.e2e.stack import free_port
+from tests.e2e.stack import RASA_TOKEN, free_port
 from tests.intake_service import IntakeService
+
+API_AUTH = {"token": RASA_TOKEN}
 
 
 @dataclass
@@ -59,16 +61,17 @@ class Conversation:
 
     def tracker(self) -> dict[str, Any]:
         url = f"{self.rasa_url}/conversations/{self.sender}/tracker"
-        response = requests.get(url, timeout=30)
+        response = requests.get(url, params=API_AUTH, timeout=30)
         response.raise_for_status()
         return response.json()
 
     def append_events(self, events: list[dict[str, Any]]) -> None:
         url = f"{self.rasa_url}/conversations/{self.sender}/tracker/events"
-        requests.post(url, json=events, timeout=30).raise_for_status()
+        requests.post(url, json=events, params=API_AUTH, timeout=30).raise_for_status()
 
     def trigger_intent(self, name: str) -> list[str]:
-        url = f"{self.rasa_url}/conversations/{self.sender}/trigger_intent?output_channel=latest"
-        response = requests.post(url, json={"name": name}, timeout=60)
+        url = f"{self.rasa_url}/conversations/{self.sender}/trigger_intent"
+        params = {**API_AUTH, "output_channel": "latest"}
+        response = requests.post(url, json={"name": name}, params=params, timeout=60)
         response.raise_for_status()
         return [message.get("text") or "" for message in response.json()["messages"]]

@@ -108,11 +108,16 @@ def product(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[P
         "--password", Product.agent_password,
     )  # fmt: skip
     rules = rules_file(workdir / "welcome.yml", open_now=True)
-    processes = [
-        handoff_service(env, workdir).start(),
-        action_server(action_port, workdir, handoff_url, rules).start(),
-        rasa_server(rasa_port, action_port, workdir, model, graph_url=f"{graph.url}/v21.0").start(),
-    ]
-    yield Product(rasa_url, handoff_url, graph)
-    for process in reversed(processes):
-        process.stop()
+    processes: list[Process] = []
+    try:
+        for process in (
+            handoff_service(env, workdir),
+            action_server(action_port, workdir, handoff_url, rules),
+            rasa_server(rasa_port, action_port, workdir, model, graph_url=f"{graph.url}/v21.0"),
+        ):
+            processes.append(process)
+            process.start()
+        yield Product(rasa_url, handoff_url, graph)
+    finally:  # also when one of them does not come up
+        for process in reversed(processes):
+            process.stop()

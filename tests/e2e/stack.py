@@ -87,7 +87,13 @@ class Process:
         self.popen = subprocess.Popen(
             self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
-        wait_for(lambda: self._alive() and _answers(self.health_url), STARTUP_SECONDS, self.args[1])
+        try:
+            wait_for(
+                lambda: self._alive() and _answers(self.health_url), STARTUP_SECONDS, self.args[1]
+            )
+        except BaseException:  # never leave a half-started server behind
+            self.stop()
+            raise
         return self
 
     def _alive(self) -> bool:
@@ -138,6 +144,7 @@ def handoff_env(port: int, workdir: Path, rasa_url: str, api_token: str) -> dict
         "DELIVERY_URL": rasa_url,
         "DELIVERY_TOKEN": CHANNEL_SECRETS["DELIVERY_TOKEN"],
         "RASA_URL": rasa_url,
+        "RASA_TOKEN": RASA_TOKEN,
         "HANDOFF_PORT": str(port),
     }
 
@@ -156,6 +163,7 @@ def handoff_cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+RASA_TOKEN = "e2e-rasa-token"  # Rasa's HTTP API (`?token=`)
 # Channel credentials for bot/credentials.yml; the Graph API is a local stand-in.
 CHANNEL_SECRETS = {
     "DELIVERY_TOKEN": "e2e-delivery-token",
@@ -170,19 +178,31 @@ CHANNEL_SECRETS = {
 
 
 def rasa_server(
-    port: int, action_port: int, workdir: Path, model: Path, graph_url: str = "http://127.0.0.1:9"
+    port: int,
+    action_port: int,
+    workdir: Path,
+    model: Path,
+    graph_url: str = "http://127.0.0.1:9",
+    rest_channel: bool = True,
 ) -> Process:
+    """Rasa started as `scripts/run.sh` starts it (scripts/rasa-server.sh). `rest_channel`: the
+    shipped channels plus Rasa's REST channel, which the tests' customers talk through."""
+    credentials = ROOT / "bot/credentials.yml"
+    if rest_channel:
+        channels = yaml.safe_load(credentials.read_text())
+        credentials = workdir / "credentials-with-rest.yml"
+        credentials.write_text(yaml.safe_dump({"rest": None, **channels}))
     env = base_env(
         ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port}/webhook",
         RASA_TRACKER_DB=str(workdir / "tracker.sqlite3"),
         RASA_EVENTS_DB=str(workdir / "events.sqlite3"),
         CONNECTORS_STATE_DB=str(workdir / "connectors.sqlite3"),
         GRAPH_API_URL=graph_url,
+        RASA_BIN=str(BOT_BIN / "rasa"),
+        RASA_TOKEN=RASA_TOKEN,
+        RASA_CREDENTIALS=str(credentials),
         **CHANNEL_SECRETS,
     )
-    args = [
-        str(BOT_BIN / "rasa"), "run", "--model", str(model), "--port", str(port),
-        "--interface", "127.0.0.1", "--enable-api",
-        "--credentials", "bot/credentials.yml", "--endpoints", "bot/endpoints.yml",
-    ]  # fmt: skip
-    return Process(args, env, f"http://127.0.0.1:{port}/status", workdir / "rasa.log")
+    args = [str(ROOT / "scripts/rasa-server.sh"), "--model", str(model), "--port", str(port)]
+    health = f"http://127.0.0.1:{port}/status?token={RASA_TOKEN}"
+    return Process(args, env, health, workdir / "rasa.log")

@@ -31,6 +31,8 @@ def service_with(settings):
 
 
 NOTICE_SENT = (200, {"status": "sent"})  # the connector's answer to the "joined" notice
+# An earlier call for the same line is still sending it: asked again, never counted as failed.
+IN_PROGRESS = (409, {"error": "delivery_in_progress", "message": "still sending"})
 
 
 async def claimed(api, sessions, **overrides):
@@ -53,6 +55,8 @@ async def claimed(api, sessions, **overrides):
             1,
         ),
         ([(500, {})], "failed", "The channel could not be reached (HTTP 500).", 3),
+        ([IN_PROGRESS, IN_PROGRESS, (200, {"status": "sent"})], "sent", None, 3),
+        ([IN_PROGRESS], "pending", "The connector is still sending this line.", 11),
     ],
 )
 async def test_reply_is_stored_then_delivered(
