@@ -37,6 +37,7 @@ from connectors.common.deliver import (
     record_agent_line,
 )
 from connectors.common.markers import DEFAULT_BOT_MARKER
+from connectors.common.pii import masked_messages
 from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
 from connectors.common.status_report import DeliveryReport, HandoffEndpoint, StatusReporter
@@ -122,6 +123,7 @@ class MessengerInput(InputChannel):
         return MessengerOutput(self.client, self.settings.bot_marker)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        on_new_message = masked_messages(on_new_message)
         webhook = Blueprint("messenger_webhook")
 
         @webhook.get("/")

@@ -20,6 +20,7 @@ from sanic.response import HTTPResponse
 
 from connectors.common.background import BackgroundTasks
 from connectors.common.markers import mark_bot_text
+from connectors.common.pii import masked_messages
 from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
 from connectors.common.status_report import (
@@ -84,6 +85,7 @@ class WhatsAppInput(InputChannel):
         return WhatsAppOutput(self.client, self.settings.bot_marker)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        on_new_message = masked_messages(on_new_message)
         bp = Blueprint("whatsapp_cloud_api_webhook", __name__)
         deliverer = Deliverer(self.settings, self.client, self.state)
 
