@@ -12,6 +12,7 @@ from sanic import Request, Sanic, json
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
+from handoff import pii
 from handoff.api import blueprints
 from handoff.api.meta import CONSOLE_DIR, load_openapi
 from handoff.db import create_engine, session_factory
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.config.REQUEST_MAX_SIZE = settings.request_max_size
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
+    pii.configure(settings.pii_rules_path)  # a broken rules file stops the start here
     app.ctx.live = LocalBroadcaster()
     for blueprint in blueprints():
         app.blueprint(blueprint)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from handoff.pii import mask_text
+
 CHANNEL_ALIASES = {"rest": "webchat", "facebook": "messenger"}
 
 
@@ -145,7 +147,7 @@ def map_event(event: dict[str, Any]) -> Mapped | None:
 def _customer_line(sender: str, at: datetime, event: dict[str, Any]) -> Line:
     parse_data = event.get("parse_data") or {}
     metadata = event.get("metadata") or parse_data.get("metadata") or {}
-    text = str(event.get("text") or "")
+    text = mask_text(str(event.get("text") or ""))
     return Line(
         conversation_id=sender,
         dedupe_key=customer_key(event.get("message_id"), at, text),

@@ -25,6 +25,7 @@ from handoff.ingest.mapping import (
 )
 from handoff.live import Broadcaster
 from handoff.models import IntakeRequest, utc_now
+from handoff.pii import mask_text
 from handoff.repositories import Conversations, History, Messages, status_in
 from handoff.services.views import load_conversation
 from handoff.states import Action, transition
@@ -270,7 +271,7 @@ def _transcript(conversation_id: str, value: Any) -> list[Line]:
         if at is None:
             raise Invalid(f"transcript[{index}] needs a timestamp.")
         author = str(item.get("author_type") or "bot")
-        text = item["text"]
+        text = mask_text(item["text"])
         if author == "customer":
             key = customer_key(item.get("message_id"), at, text)
         else:
