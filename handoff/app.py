@@ -27,6 +27,7 @@ from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.intake import IntakeService
+from handoff.services.secure_forms import SecureFormService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
 
@@ -74,12 +75,20 @@ async def start(app: Sanic) -> None:
     live = app.ctx.live
     app.ctx.auth = AuthService(sessions, timedelta(minutes=settings.session_ttl_minutes))
     app.ctx.intake = IntakeService(sessions, live)
-    app.ctx.conversations = ConversationService(
+    app.ctx.conversations = conversations = ConversationService(
         sessions,
         live,
         DeliveryClient(app.ctx.http, settings.delivery_url, settings.delivery_token, policy),
         RasaClient(app.ctx.http, settings.rasa_url, settings.rasa_token, policy),
         brand=settings.brand_name,
+    )
+    app.ctx.secure_forms = SecureFormService(
+        sessions,
+        live,
+        conversations,
+        settings.public_url,
+        settings.secure_form_key,
+        timedelta(minutes=settings.secure_form_ttl_minutes),
     )
     app.ctx.deliveries = DeliveryStatusService(sessions, live)
     app.ctx.sink = EventSink(sessions, live)

@@ -4,8 +4,27 @@ from __future__ import annotations
 
 from sanic import Blueprint
 
-from handoff.api import auth, conversations, deliveries, directory, intake, live, meta
+from handoff.api import (
+    auth,
+    conversations,
+    deliveries,
+    directory,
+    intake,
+    live,
+    meta,
+    secure_forms,
+)
 
 
 def blueprints() -> list[Blueprint]:
-    return [intake.bp, deliveries.bp, auth.bp, conversations.bp, directory.bp, live.bp, meta.bp]
+    return [
+        intake.bp,
+        deliveries.bp,
+        auth.bp,
+        conversations.bp,
+        directory.bp,
+        live.bp,
+        meta.bp,
+        secure_forms.api,
+        secure_forms.public,
+    ]
