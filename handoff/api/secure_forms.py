@@ -56,8 +56,8 @@ async def show(request: Request, token: str) -> HTTPResponse:
 
 @public.post("/forms/<token:str>")
 async def submit(request: Request, token: str) -> HTTPResponse:
-    form = request.form or {}
-    answers = {name: str(form.get(name) or "") for name in form}
+    fields = request.form  # first value of each field; None for a body that is not a form
+    answers = {name: str(fields.get(name) or "") for name in fields} if fields else {}
     return page(await request.app.ctx.secure_forms.submit(token, answers))
 
 
