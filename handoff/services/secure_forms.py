@@ -166,7 +166,7 @@ class SecureFormService:
     ) -> dict[str, Any]:
         """Store a pending form and send its link as the agent's reply; 201 body."""
         self._sealer()
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             raise Invalid(f"kind must be one of {', '.join(KINDS)}.", "invalid_kind")
         if label is not None and (
             not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL

@@ -18,6 +18,7 @@ from handoff.app import create_app
 from handoff.models import Message, SecureForm, utc_now
 from handoff.roles import Role
 from handoff.services.secure_forms import Sealer, token_hash
+from handoff.settings import Settings, SettingsError
 from tests.handoff.factories import make_agent, make_conversation
 from tests.handoff.helpers import ApiClient, serving
 from tests.handoff.servers import FakeServer, fake_server
@@ -222,6 +223,8 @@ async def test_a_sealed_answer_cannot_be_moved_to_another_form() -> None:
     [
         ({"kind": "card"}, "other", 403, "not_owner"),
         ({"kind": "passport"}, "owner", 422, "invalid_kind"),
+        ({"kind": ["card"]}, "owner", 422, "invalid_kind"),
+        ({"kind": "text", "label": 7}, "owner", 422, "invalid_label"),
         ({"kind": "text", "label": "x" * 101}, "owner", 422, "invalid_label"),
         ({}, "owner", 400, "missing_field"),
     ],
@@ -267,3 +270,12 @@ async def test_without_a_key_secure_forms_are_refused(settings, sessions) -> Non
 async def test_an_unknown_link_is_a_clear_404_page(bench: Bench) -> None:
     status, page = await bench.form_page("no-such-token")
     assert (status, "does not work" in page) == (404, True)
+
+
+def test_the_key_is_refused_outside_dev_and_must_be_long() -> None:
+    base = Settings(api_token="t-intake", delivery_token="t-delivery")
+    assert base.validated().secure_form_key == ""  # secure forms refused (503 above)
+    assert replace(base, env="dev").validated().secure_form_key  # a fixed dev key
+    with pytest.raises(SettingsError, match="SECURE_FORM_KEY must be at least 32"):
+        replace(base, secure_form_key="short").validated()
+    assert replace(base, secure_form_key=KEY).validated().secure_form_key == KEY
