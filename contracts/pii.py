@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate
 from typing import Any
 
 Span = tuple[int, int]
@@ -54,29 +55,28 @@ class PiiConfigError(ValueError):
     """A problem in the masking rules; the message names the rule and the field."""
 
 
+_LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def luhn_valid(value: str) -> bool:
     """The Luhn checksum of the digits in `value` (card numbers)."""
-    digits = [int(c) for c in value if c.isdigit()]
-    if not digits:
-        return False
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+    total, count = 0, 0
+    for char in reversed(value):
+        if char.isdecimal():
+            digit = int(char)
+            total += _LUHN_DOUBLED[digit] if count % 2 else digit
+            count += 1
+    return count > 0 and total % 10 == 0
 
 
 def iban_valid(value: str) -> bool:
     """ISO 13616: two letters, two check digits, up to 30 letters or digits; mod 97 is 1."""
     compact = "".join(c for c in value if c.isalnum()).upper()
-    if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+    if not compact.isascii() or not 15 <= len(compact) <= 34:
+        return False
+    if not compact[:2].isalpha() or not compact[2:4].isdecimal():
         return False
     rearranged = compact[4:] + compact[:4]
-    if not rearranged.isascii():
-        return False
     return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
 
 
@@ -84,7 +84,7 @@ def de_tax_id_valid(value: str) -> bool:
     """The German tax id (Steuerliche Identifikationsnummer): 11 digits, no leading zero, one
     digit of the first ten repeated two or three times (never three in a row), and an
     ISO 7064 MOD 11,10 check digit."""
-    digits = "".join(c for c in value if c.isdigit())
+    digits = "".join(c for c in value if c.isdecimal())
     if len(digits) != 11 or digits[0] == "0":
         return False
     body = digits[:10]
@@ -144,10 +144,13 @@ class RuleSet:
 
     def _pass(self, text: str) -> str:
         for rule in self.rules:
+            found = list(rule.find(text))
+            if not found:
+                continue
             protected = _Protected(self._rendered.finditer(text))
             pieces: list[str] = []
             position = 0
-            for start, end in rule.find(text):
+            for start, end in found:
                 if start < position or start == end or protected.hits(start, end):
                     continue
                 pieces += (text[position:start], rule.render(text[start:end]))
@@ -183,21 +186,46 @@ def find_cards(text: str) -> Iterator[Span]:
     """
     low, high = CARD_DIGITS
     for run in _DIGIT_RUN.finditer(text):
-        groups = [(m.start() + run.start(), m.group()) for m in _DIGITS.finditer(run.group())]
+        groups = list(_DIGITS.finditer(text, run.start(), run.end()))
+        if len(groups) == 1 and not low <= len(groups[0].group()) <= high:
+            continue  # one long or short number: no card in it
+        ends = list(accumulate(len(group.group()) for group in groups))  # digits up to a group
+        sums = _LuhnSums("".join(group.group() for group in groups))
         index = 0
         while index < len(groups):
-            best, digits = None, ""
-            for last in range(index, len(groups)):
-                digits += groups[last][1]
-                if len(digits) > high:
-                    break
-                if len(digits) >= low and luhn_valid(digits):
+            first, best = ends[index] - len(groups[index].group()), None
+            last = index
+            while last < len(groups) and ends[last] - first <= high:
+                if ends[last] - first >= low and sums.valid(first, ends[last]):
                     best = last
+                last += 1
             if best is None:
                 index += 1
                 continue
-            yield groups[index][0], groups[best][0] + len(groups[best][1])
+            yield groups[index].start(), groups[best].end()
             index = best + 1
+
+
+class _LuhnSums:
+    """The Luhn check of any stretch of a digit string in O(1), from prefix sums of the plain
+    and the doubled digit values at even and at odd positions."""
+
+    def __init__(self, digits: str) -> None:
+        self.plain: tuple[list[int], list[int]] = ([0], [0])
+        self.doubled: tuple[list[int], list[int]] = ([0], [0])
+        for position, char in enumerate(digits):
+            digit = int(char)
+            for parity in (0, 1):
+                hit = position % 2 == parity
+                self.plain[parity].append(self.plain[parity][-1] + (digit if hit else 0))
+                doubled = _LUHN_DOUBLED[digit] if hit else 0
+                self.doubled[parity].append(self.doubled[parity][-1] + doubled)
+
+    def valid(self, start: int, end: int) -> bool:
+        """Luhn over digits[start:end]: the last digit is plain, every second one before it is
+        doubled."""
+        plain, doubled = self.plain[(end - 1) % 2], self.doubled[end % 2]
+        return (plain[end] - plain[start] + doubled[end] - doubled[start]) % 10 == 0
 
 
 def _pattern_finder(pattern: re.Pattern[str], check: Callable[[str], bool] | None) -> Finder:

@@ -72,7 +72,7 @@ class Kind:
 
 def _card_number(value: str) -> str | None:
     digits = re.sub(r"[ -]", "", value)
-    if not digits.isdigit() or not 13 <= len(digits) <= 19 or not luhn_valid(digits):
+    if not digits.isdecimal() or not 13 <= len(digits) <= 19 or not luhn_valid(digits):
         return "This is not a valid card number."
     return None
 
