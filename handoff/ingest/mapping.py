@@ -128,7 +128,7 @@ def map_event(event: dict[str, Any]) -> Mapped | None:
         return _customer_line(str(sender), at, event)
     if kind == "bot" and event.get("text"):
         metadata = event.get("metadata") or {}
-        text = str(event["text"])
+        text = mask_text(str(event["text"]))
         return Line(
             conversation_id=str(sender),
             dedupe_key=bot_key(metadata.get("handoff_message_id"), at, text),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from handoff.live import LocalBroadcaster
 from handoff.models import Message
 from handoff.pii import MaskingFilter
 from handoff.settings import Settings
-from tests.handoff.factories import handoff_body, make_agent, user_event
+from tests.handoff.factories import bot_event, handoff_body, make_agent, user_event
 
 TYPED = "card 4242-4242-4242-4242, pw: Hunter2!x, NI AB 12 34 56 C"
 MASKED = "card [card ending 4242], pw: [password] NI [national id]"  # the comma went with it
@@ -50,11 +50,29 @@ async def test_intake_transcript_lines_are_stored_and_answered_masked(
         assert not any(raw.encode() in stored for raw in RAW_PARTS)
 
 
-async def test_ingested_customer_lines_are_masked(sessions, database_url):
-    sender = f"sender-{uuid.uuid4().hex[:6]}"
-    await EventSink(sessions, LocalBroadcaster()).store([user_event(sender, TYPED, time.time())])
+async def test_ingested_lines_are_masked_and_match_the_intake_copy(client, sessions, database_url):
+    body = handoff_body()
+    body["transcript"][0]["text"] = TYPED
+    body["transcript"][1]["text"] = f"You wrote: {TYPED}"  # a bot line repeating it
+    answer = await client.post(
+        "/api/v1/handoffs", json=body, token="test-intake-token", headers={"Idempotency-Key": "k"}
+    )
+    assert answer.status == 201
+    sender, customer, bot = body["conversation_id"], *body["transcript"]
+    at = {
+        line["text"]: datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00"))
+        for line in body["transcript"]
+    }
+    await EventSink(sessions, LocalBroadcaster()).store(
+        [
+            user_event(sender, TYPED, at[TYPED].timestamp(), customer["message_id"]),
+            bot_event(sender, bot["text"], at[bot["text"]].timestamp()),
+            user_event(sender, f"and {TYPED}", time.time()),
+        ]
+    )
     async with sessions() as session:
-        assert (await session.scalars(select(Message.text))).all() == [MASKED]
+        texts = (await session.scalars(select(Message.text).order_by(Message.created_at))).all()
+    assert texts == [MASKED, f"You wrote: {MASKED}", f"and {MASKED}"]  # each line once
     if database_url.startswith("sqlite"):
         stored = database_bytes(database_url)
         assert not any(raw.encode() in stored for raw in RAW_PARTS)
