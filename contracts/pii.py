@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate
+from pathlib import Path
 from typing import Any
 
 Span = tuple[int, int]
@@ -176,6 +177,20 @@ class _Protected:
     def hits(self, start: int, end: int) -> bool:
         index = bisect.bisect_left(self.ends, start + 1)  # first mask ending after `start`
         return index < len(self.starts) and self.starts[index] < end
+
+
+def load_rules(
+    path: str | Path, parse: Callable[[str], Any], parse_errors: tuple[type[Exception], ...]
+) -> RuleSet:
+    """The rules in the file at `path`, read with the caller's YAML parser (`parse`, which
+    raises one of `parse_errors` on bad syntax); `PiiConfigError` names the file, rule, field."""
+    try:
+        data = parse(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise PiiConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except parse_errors as error:
+        raise PiiConfigError(f"{path}: invalid YAML: {error}") from None
+    return RuleSet.from_config(data, str(path))
 
 
 def find_cards(text: str) -> Iterator[Span]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from contracts.pii import PiiConfigError, RuleSet
+from contracts.pii import RuleSet, load_rules
 from handoff.settings import REPO_ROOT
 
 DEFAULT_RULES_PATH = REPO_ROOT / "bot" / "pii.yml"
@@ -20,20 +20,10 @@ DEFAULT_RULES_PATH = REPO_ROOT / "bot" / "pii.yml"
 _active: dict[str, RuleSet] = {}
 
 
-def load_rules(path: str | Path) -> RuleSet:
-    """The rules in `path`; `PiiConfigError` names the file, rule and field."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PiiConfigError(f"{path}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise PiiConfigError(f"{path}: invalid YAML: {error}") from None
-    return RuleSet.from_config(data, str(path))
-
-
 def configure(path: str | Path) -> RuleSet:
-    """Load and use the rules in `path` from now on (the app factory calls this at start)."""
-    _active["rules"] = rules = load_rules(path)
+    """Load and use the rules in `path` from now on (the app factory calls this at start);
+    `PiiConfigError` names the file, rule and field."""
+    _active["rules"] = rules = load_rules(path, yaml.safe_load, (yaml.YAMLError,))
     return rules
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from rasa.core.channels.channel import UserMessage
 
+from contracts import pii
 from contracts.pii import PiiConfigError, RuleSet
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,13 +38,7 @@ def rules_path() -> Path:
 @lru_cache(maxsize=4)
 def load_rules(path: Path) -> RuleSet:
     """The rule set in `path`; `PiiConfigError` names the file, rule and field."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PiiConfigError(f"{path}: cannot read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise PiiConfigError(f"{path}: invalid YAML: {error}") from None
-    return RuleSet.from_config(data, str(path))
+    return pii.load_rules(path, yaml.safe_load, (yaml.YAMLError,))
 
 
 def mask_message(message: UserMessage, rules: RuleSet) -> UserMessage:

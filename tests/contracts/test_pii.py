@@ -11,7 +11,14 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.pii import PiiConfigError, RuleSet, de_tax_id_valid, iban_valid, luhn_valid
+from contracts.pii import (
+    PiiConfigError,
+    RuleSet,
+    de_tax_id_valid,
+    iban_valid,
+    load_rules,
+    luhn_valid,
+)
 
 RULES_FILE = Path(__file__).parents[2] / "bot" / "pii.yml"
 RULES = RuleSet.from_config(yaml.safe_load(RULES_FILE.read_text()), "bot/pii.yml")
@@ -165,3 +172,13 @@ def test_a_bad_rule_file_names_the_rule_and_field(data: Any, message: str) -> No
 def test_an_error_names_the_file() -> None:
     with pytest.raises(PiiConfigError, match=r"^pii\.yml: "):
         RuleSet.from_config([], "pii.yml")
+
+
+def test_an_unreadable_or_broken_file_is_named(tmp_path: Path) -> None:
+    broken = tmp_path / "pii.yml"
+    broken.write_text("rules: [\n")
+    with pytest.raises(PiiConfigError, match=r"pii\.yml: invalid YAML"):
+        load_rules(broken, yaml.safe_load, (yaml.YAMLError,))
+    with pytest.raises(PiiConfigError, match=r"missing\.yml: cannot read"):
+        load_rules(tmp_path / "missing.yml", yaml.safe_load, (yaml.YAMLError,))
+    assert load_rules(RULES_FILE, yaml.safe_load, (yaml.YAMLError,)).rules
