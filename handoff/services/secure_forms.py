@@ -228,10 +228,10 @@ class SecureFormService:
 
     async def submit(self, token: str, answers: Mapping[str, str]) -> FormPage:
         """Seal the answers and consume the token in one conditional UPDATE."""
-        sealer = self._sealer()
         page = await self.page(token)
         if page.status != PENDING:
             return page
+        sealer = self._sealer()  # only a key removed after the link went out gets here
         values = {f.name: (answers.get(f.name) or "").strip() for f in page.fields}
         errors = _problems(page.fields, values)
         if errors:
