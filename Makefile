@@ -52,6 +52,7 @@ run: $(MODEL) $(HANDOFF_VENV)/.installed ## Start everything on the embedded def
 validate: $(BOT_VENV)/.installed ## Check the bot's data, domain and config (clear errors)
 	$(RASA) data validate $(RASA_PROJECT) --data data --fail-on-warnings
 	$(BOT_BIN)/python -m actions.welcome_rules
+	$(BOT_BIN)/python -m connectors.common.pii
 
 test-bot: validate $(MODEL) ## Validate the bot and run the test stories in tests/stories/
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/core
@@ -59,7 +60,7 @@ test-bot: validate $(MODEL) ## Validate the bot and run the test stories in test
 BROWSER_TESTS := tests/connectors/browser tests/product
 
 test-fast: $(BOT_VENV)/.installed $(HANDOFF_VENV)/.installed ## Tests not marked slow (no model, no browser)
-	$(BOT_BIN)/pytest tests/bot tests/connectors -m "not slow" --ignore=tests/connectors/browser
+	$(BOT_BIN)/pytest tests/bot tests/connectors tests/contracts -m "not slow" --ignore=tests/connectors/browser
 	$(HANDOFF_BIN)/pytest tests/handoff -m "not slow"
 
 # The handoff service and every browser test run in .venv-handoff (selenium lives there).
@@ -67,7 +68,7 @@ test-handoff: $(HANDOFF_VENV)/.installed $(BOT_VENV)/.installed browser ## Hando
 	$(HANDOFF_BIN)/pytest tests/handoff $(BROWSER_TESTS)
 
 test: lint test-bot test-handoff ## Everything: lint, bot validation and stories, all pytest tiers, browser
-	$(BOT_BIN)/pytest tests/bot tests/connectors tests/e2e --ignore=tests/connectors/browser
+	$(BOT_BIN)/pytest tests/bot tests/connectors tests/contracts tests/e2e --ignore=tests/connectors/browser
 
 lint: $(BOT_VENV)/.installed ## ruff lint and format check
 	$(BOT_BIN)/ruff check .

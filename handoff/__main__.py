@@ -8,6 +8,7 @@ import logging
 from handoff.app import create_app
 from handoff.db import create_engine
 from handoff.migrate import upgrade
+from handoff.pii import MaskingFilter
 from handoff.settings import Settings
 
 
@@ -21,6 +22,8 @@ async def _migrate(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskingFilter())
     settings = Settings.from_env().validated()
     asyncio.run(_migrate(settings))
     app = create_app(settings)

@@ -12,6 +12,7 @@ from sanic import Request, Sanic, json
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
+from handoff import pii
 from handoff.api import blueprints
 from handoff.api.body_limits import limit_body
 from handoff.api.openapi import describe
@@ -30,6 +31,7 @@ from handoff.services.conversations import ConversationService
 from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.intake import IntakeService
+from handoff.services.secure_forms import SecureFormService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
 
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.config.REQUEST_MAX_SIZE = settings.request_max_size
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
+    pii.configure(settings.pii_rules_path)  # a broken rules file stops the start here
     app.ctx.live = LocalBroadcaster()
     for blueprint in blueprints():
         app.blueprint(blueprint)
@@ -81,12 +84,20 @@ async def start(app: Sanic) -> None:
         sessions, timedelta(minutes=settings.session_ttl_minutes), limits=settings.login
     )
     app.ctx.intake = IntakeService(sessions, live)
-    app.ctx.conversations = ConversationService(
+    app.ctx.conversations = conversations = ConversationService(
         sessions,
         live,
         DeliveryClient(app.ctx.http, settings.delivery_url, settings.delivery_token, policy),
         RasaClient(app.ctx.http, settings.rasa_url, settings.rasa_token, policy),
         brand=settings.brand_name,
+    )
+    app.ctx.secure_forms = SecureFormService(
+        sessions,
+        live,
+        conversations,
+        settings.public_url,
+        settings.secure_form_key,
+        timedelta(minutes=settings.secure_form_ttl_minutes),
     )
     app.ctx.deliveries = DeliveryStatusService(sessions, live)
     app.ctx.sink = EventSink(sessions, live)

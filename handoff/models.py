@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -263,3 +264,26 @@ class LoginFailure(Base):
     scope: Mapped[str] = mapped_column(String(10))
     subject: Mapped[str] = mapped_column(String(320))  # the lower-cased email, or the address
     failed_at: Mapped[datetime]
+
+
+class SecureForm(Base):
+    """A one-time form link an agent sent (services/secure_forms.py). Only the token's SHA-256 is
+    kept; the customer's answers are stored AES-GCM encrypted, bound to the form's id."""
+
+    __tablename__ = "secure_forms"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    requested_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | submitted
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # nonce + AES-GCM ciphertext

@@ -22,6 +22,8 @@ PLACEHOLDERS = frozenset(
     {"", "change-me", "changeme", "change_me", "secret", "token", "placeholder", "xxx", "todo"}
 )
 DEV_SECRETS = {"api_token": "dev-handoff-token", "delivery_token": "dev-delivery-token"}
+DEV_SECURE_FORM_KEY = "dev-secure-form-key-never-for-real-customer-data"
+MIN_SECURE_FORM_KEY = 32
 EVENT_SOURCE_KINDS = ("sql", "amqp")
 LOGIN_ENV_NAMES = {
     "window_seconds": "LOGIN_WINDOW_SECONDS",
@@ -121,6 +123,10 @@ class Settings:
     http_retries: int = 3
     http_backoff_seconds: float = 0.5
     brand_name: str = "Lumen Home"  # how notices to customers name the company
+    pii_rules_path: str = str(REPO_ROOT / "bot" / "pii.yml")
+    public_url: str = "http://127.0.0.1:8000"  # how customers reach the secure form pages
+    secure_form_key: str = ""  # encrypts secure form submissions (var/secrets.env)
+    secure_form_ttl_minutes: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -141,6 +147,10 @@ class Settings:
             port=_int(env, "HANDOFF_PORT", 8000),
             brand_name=env.get("BRAND_NAME", "").strip() or "Lumen Home",
             login=LoginLimits.from_env(env),
+            pii_rules_path=env.get("PII_RULES_PATH") or str(REPO_ROOT / "bot" / "pii.yml"),
+            public_url=(env.get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            secure_form_key=env.get("SECURE_FORM_KEY", ""),
+            secure_form_ttl_minutes=_int(env, "SECURE_FORM_TTL_MINUTES", 30),
         )
 
     def validated(self) -> Settings:
@@ -160,13 +170,34 @@ class Settings:
                 )
             changes[name] = DEV_SECRETS[name]
             logger.warning("HANDOFF_ENV=dev: %s uses the dev default %r", env_name, changes[name])
-        for name in ("session_ttl_minutes", "sla_warning_minutes", "port"):
+        changes["secure_form_key"] = self._secure_form_key()
+        for name in (
+            "session_ttl_minutes",
+            "sla_warning_minutes",
+            "port",
+            "secure_form_ttl_minutes",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive number")
         for name, value in vars(self.login).items():
             if value <= 0:
                 raise SettingsError(f"{LOGIN_ENV_NAMES[name]} must be a positive number")
         return replace(self, database_url=async_database_url(self.database_url), **changes)
+
+    def _secure_form_key(self) -> str:
+        """Without a key, secure forms are refused (503) unless HANDOFF_ENV=dev."""
+        key = self.secure_form_key.strip()
+        if key.lower() in PLACEHOLDERS:
+            if self.env == "dev":
+                return DEV_SECURE_FORM_KEY
+            logger.warning("SECURE_FORM_KEY is not set: secure form links are refused")
+            return ""
+        if len(key) < MIN_SECURE_FORM_KEY:
+            raise SettingsError(
+                f"SECURE_FORM_KEY must be at least {MIN_SECURE_FORM_KEY} characters"
+                " (e.g. openssl rand -hex 24)"
+            )
+        return key
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

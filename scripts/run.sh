@@ -15,7 +15,8 @@ export HANDOFF_PORT="${HANDOFF_PORT:-8000}"
   umask 077
   touch var/secrets.env
   for name in HANDOFF_API_TOKEN DELIVERY_TOKEN RASA_TOKEN WHATSAPP_VERIFY_TOKEN \
-    WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN MESSENGER_VERIFY_TOKEN MESSENGER_APP_SECRET MESSENGER_PAGE_ACCESS_TOKEN; do
+    WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN MESSENGER_VERIFY_TOKEN MESSENGER_APP_SECRET MESSENGER_PAGE_ACCESS_TOKEN \
+    SECURE_FORM_KEY; do
     grep -q "^$name=" var/secrets.env || echo "$name=$(openssl rand -hex 24)" >> var/secrets.env
   done
 )
@@ -30,6 +31,7 @@ if [ -z "${GRAPH_API_URL:-}" ]; then  # no real Graph API configured: use the ch
   START_SIMULATOR=1
 fi
 export HANDOFF_URL="http://127.0.0.1:${HANDOFF_PORT}"
+export PUBLIC_URL="${PUBLIC_URL:-$HANDOFF_URL}"  # where customers open secure form links
 export ACTION_ENDPOINT_URL="http://127.0.0.1:${ACTIONS_PORT}/webhook"
 export RASA_URL="http://127.0.0.1:${RASA_PORT}"
 export DATABASE_URL="${DATABASE_URL:-sqlite:///$PWD/var/handoff.sqlite3}"

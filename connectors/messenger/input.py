@@ -40,6 +40,7 @@ from connectors.common.deliver import (
 from connectors.common.deliveries import DeliveryLedger
 from connectors.common.limits import WEBHOOK_MAX_BYTES
 from connectors.common.markers import DEFAULT_BOT_MARKER
+from connectors.common.pii import masked_messages
 from connectors.common.safe_json import JsonRejected, parse_json
 from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
@@ -127,6 +128,7 @@ class MessengerInput(InputChannel):
         return MessengerOutput(self.client, self.settings.bot_marker)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        on_new_message = masked_messages(on_new_message)
         webhook = Blueprint("messenger_webhook")
 
         @webhook.get("/")

@@ -25,10 +25,10 @@ class CustomerMessage:
     psid: str
     page_id: str
     mid: str
-    text: str
+    text: str = field(repr=False)  # never in logs: customers type personal data
     timestamp_ms: int | None
     kind: Literal["text", "quick_reply", "postback", "attachments"]
-    display_text: str | None = None
+    display_text: str | None = field(default=None, repr=False)
     attachments: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     def metadata(self) -> dict[str, Any]:

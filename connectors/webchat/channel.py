@@ -39,6 +39,7 @@ from connectors.common.deliver import (
     parse_deliver_request,
 )
 from connectors.common.deliveries import DeliveryLedger
+from connectors.common.pii import masked_messages
 from connectors.common.seen import SeenMessages
 from connectors.webchat.frames import (
     CustomerMessage,
@@ -127,6 +128,7 @@ class WebChatInput(InputChannel):
         return self.output
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        on_new_message = masked_messages(on_new_message)
         bp = Blueprint("webchat_webhook", __name__)
 
         for uri, (filename, mime_type) in STATIC_FILES.items():

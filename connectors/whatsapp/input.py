@@ -22,6 +22,7 @@ from connectors.common.deliver import deliver_error
 from connectors.common.deliveries import DeliveryLedger
 from connectors.common.limits import WEBHOOK_MAX_BYTES
 from connectors.common.markers import mark_bot_text
+from connectors.common.pii import masked_messages
 from connectors.common.safe_json import JsonRejected, parse_json
 from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
@@ -87,6 +88,7 @@ class WhatsAppInput(InputChannel):
         return WhatsAppOutput(self.client, self.settings.bot_marker)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        on_new_message = masked_messages(on_new_message)
         bp = Blueprint("whatsapp_cloud_api_webhook", __name__)
         ledger = DeliveryLedger(self.settings.state_path, CHANNEL)
         deliverer = Deliverer(self.settings, self.client, self.state, ledger)

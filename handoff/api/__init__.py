@@ -13,6 +13,7 @@ from handoff.api import (
     intake,
     live,
     meta,
+    secure_forms,
 )
 
 
@@ -26,4 +27,6 @@ def blueprints() -> list[Blueprint]:
         dead_letters.bp,
         live.bp,
         meta.bp,
+        secure_forms.api,
+        secure_forms.public,
     ]

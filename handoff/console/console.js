@@ -37,6 +37,12 @@ const SLA_WARNING_SECONDS = 2 * 60;
 const RECONNECT_MAX_MS = 10000;
 const UNAUTHORIZED_CLOSE = 4401; // the service's websocket close code for a bad token
 const SESSION_ENDED = "Your session has ended. Please sign in again.";
+const SECURE_KINDS = { card: "Card details", national_id: "ID number", text: "Free text" };
+const SECURE_STATUSES = {
+  pending: "waiting for the customer",
+  submitted: "submitted",
+  expired: "expired",
+};
 
 const state = {
   token: null,
@@ -60,6 +66,8 @@ const state = {
   reconnectTimer: null,
   busy: false,
   followTranscript: true, // the transcript is scrolled to its end: keep it there as lines arrive
+  secureForms: [], // the open conversation's secure form links (state only, never answers)
+  revealed: new Map(), // form id -> answers the owner chose to see; dropped on leaving
 };
 const rowEls = new Map();
 const $ = (id) => document.getElementById(id);
@@ -502,11 +510,13 @@ async function openConversation(id) {
   state.selectedId = id;
   state.unseen.delete(id);
   state.open = summary ? { ...summary, messages: undefined } : { id, messages: undefined };
+  state.secureForms = [];
+  state.revealed.clear();
   showError("conv-error", null);
   renderQueue();
   if (summary) renderConversation({ scrollToEnd: true });
   restoreDraft();
-  await refreshOpen({ scrollToEnd: true });
+  await Promise.all([refreshOpen({ scrollToEnd: true }), loadSecureForms()]);
 }
 
 async function refreshOpen({ scrollToEnd = false } = {}) {
@@ -526,6 +536,7 @@ async function refreshOpen({ scrollToEnd = false } = {}) {
 function closeConversation() {
   saveDraft();
   state.open = null;
+  state.revealed.clear();
   showConversationPane(false);
   updateSelection();
   focusSelectedRow();
@@ -564,6 +575,7 @@ function renderConversation({ scrollToEnd = false } = {}) {
   renderActions(c);
   renderTriage(c);
   renderTranscript(c, scrollToEnd);
+  renderSecureForms(c);
 }
 
 function renderActions(c) {
@@ -795,6 +807,86 @@ async function submitComposer(event) {
   }
 }
 
+/* ---------- secure forms ---------- */
+
+async function loadSecureForms() {
+  const id = state.open?.id;
+  if (!id) return;
+  try {
+    const path = `/conversations/${encodeURIComponent(id)}/secure-forms`;
+    const { forms } = await api("GET", path);
+    if (state.open?.id !== id) return;
+    state.secureForms = forms;
+    renderSecureForms(state.open);
+  } catch (error) {
+    if (state.open?.id === id) showError("conv-error", error.message);
+  }
+}
+
+function renderSecureForms(c) {
+  const mine = permissions(c).reply;
+  $("secure-send").hidden = !mine;
+  $("secure-label").hidden = $("secure-kind").value !== "text";
+  $("secure-forms").hidden = !mine && !state.secureForms.length;
+  fill($("secure-list"), state.secureForms.map((form) => secureFormItem(form, mine)));
+}
+
+function secureFormItem(form, mine) {
+  const answers = state.revealed.get(form.id);
+  const title = form.label ?? SECURE_KINDS[form.kind] ?? form.kind;
+  const canReveal = mine && form.status === "submitted";
+  return h(
+    "li",
+    { class: `secure-form secure-${form.status}`, dataset: { id: form.id } },
+    h("span", { class: "secure-title" }, `Secure form: ${title}`),
+    h("span", { class: "hint" }, ` · ${SECURE_STATUSES[form.status] ?? form.status}`),
+    canReveal
+      ? h("button", { class: "btn btn-quiet", type: "button", dataset: { reveal: form.id } },
+        answers ? "Hide" : "Reveal")
+      : null,
+    answers
+      ? h("dl", { class: "secure-answers" },
+        answers.map((a) => [h("dt", {}, a.label), h("dd", {}, a.value)]))
+      : null,
+  );
+}
+
+async function sendSecureForm(event) {
+  event.preventDefault();
+  const c = state.open;
+  if (!c || state.busy) return;
+  const kind = $("secure-kind").value;
+  const label = $("secure-label").value.trim();
+  state.busy = true;
+  try {
+    const path = `/conversations/${encodeURIComponent(c.id)}/secure-forms`;
+    const created = await api("POST", path, kind === "text" && label ? { kind, label } : { kind });
+    if (state.open?.id === c.id) {
+      upsert((state.open.messages ??= []), created.message);
+      $("secure-label").value = "";
+      showError("conv-error", null);
+      renderTranscript(state.open, true);
+      await loadSecureForms();
+    }
+  } catch (error) {
+    showError("conv-error", error.message);
+  } finally {
+    state.busy = false;
+  }
+}
+
+/** Only the assigned agent gets the answers; they stay on screen until hidden or left. */
+async function toggleReveal(formId) {
+  if (state.revealed.delete(formId)) return renderSecureForms(state.open);
+  try {
+    const form = await api("POST", `/secure-forms/${encodeURIComponent(formId)}/reveal`);
+    state.revealed.set(formId, form.values);
+    if (state.open) renderSecureForms(state.open);
+  } catch (error) {
+    showError("conv-error", error.message);
+  }
+}
+
 async function act(action, body) {
   const c = state.open;
   if (!c) return false;
@@ -900,6 +992,7 @@ function handleEvent(event) {
   if (event.type === "sla.warning") state.slaWarned.add(c.id);
   if (event.type === "message.created" && event.message && state.open?.id === c.id) {
     upsert((state.open.messages ??= []), event.message);
+    if (event.message.author_type === "system") loadSecureForms(); // e.g. a form was submitted
   }
   if (event.type === "message.updated" && event.message && state.open?.id === c.id) {
     const messages = state.open.messages ?? [];
@@ -1054,6 +1147,12 @@ function bindEvents() {
     tab.addEventListener("click", () => focusComposer(tab.dataset.mode));
   }
   $("composer").addEventListener("submit", submitComposer);
+  $("secure-send").addEventListener("submit", sendSecureForm);
+  $("secure-kind").addEventListener("change", () => state.open && renderSecureForms(state.open));
+  $("secure-list").addEventListener("click", (event) => {
+    const button = event.target.closest("[data-reveal]");
+    if (button) toggleReveal(button.dataset.reveal);
+  });
   $("composer-text").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

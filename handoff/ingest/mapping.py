@@ -32,6 +32,8 @@ from handoff.ingest.shapes import (
 
 __all__ = ["InvalidInput", "event_time", "map_event"]
 
+from handoff.pii import mask_text
+
 CHANNEL_ALIASES = {"rest": "webchat", "facebook": "messenger"}
 # Message ids become dedupe keys (`user:<id>`, `handoff:<id>`) in a 255-character column.
 MessageId = Annotated[str, Chars(240), Storable]
@@ -200,7 +202,7 @@ def map_event(event: Any) -> Mapped | None:
 def _customer_line(event: UserEvent) -> Line:
     parse_data = event.parse_data or ParseData()
     metadata = event.metadata or parse_data.metadata or UserMetadata()
-    text = event.text or ""
+    text = mask_text(event.text or "")
     return Line(
         conversation_id=event.sender_id,
         dedupe_key=customer_key(event.message_id, event.timestamp, text),
@@ -217,7 +219,7 @@ def _customer_line(event: UserEvent) -> Line:
 
 def _bot_line(event: BotEvent) -> Line:
     metadata = event.metadata or BotMetadata()
-    text = event.text or ""
+    text = mask_text(event.text or "")
     return Line(
         conversation_id=event.sender_id,
         dedupe_key=bot_key(metadata.handoff_message_id, event.timestamp, text),

@@ -37,6 +37,7 @@ from handoff.ingest.shapes import (
 )
 from handoff.live import Broadcaster
 from handoff.models import IntakeRequest, utc_now
+from handoff.pii import mask_text
 from handoff.repositories import Conversations, History, Messages, status_in
 from handoff.services.views import load_conversation
 from handoff.states import Action, transition
@@ -268,16 +269,17 @@ def parse_handoff(body: Any) -> Handoff:
 def _line(conversation_id: str, line: TranscriptLine) -> Line:
     author = line.author_type or "bot"
     customer = author == "customer"
+    text = mask_text(line.text)
     if customer:
-        key = customer_key(line.message_id, line.timestamp, line.text)
+        key = customer_key(line.message_id, line.timestamp, text)
     else:
-        key = bot_key(line.handoff_message_id, line.timestamp, line.text)
+        key = bot_key(line.handoff_message_id, line.timestamp, text)
     return Line(
         conversation_id=conversation_id,
         dedupe_key=key,
         author_type=author,
         author_name=line.author_name,
-        text=line.text,
+        text=text,
         created_at=line.timestamp,
         channel_message_id=line.message_id if customer else None,
         intent=line.intent if customer else None,

@@ -1,0 +1,79 @@
+"""Personal data masked in customers' messages before Rasa sees them (docs/pii.md).
+
+Every input channel wraps Rasa's `on_new_message` with `masked_messages`, so the tracker store,
+the event broker, the NLU, the actions and the handoff transcript only ever get the masked text.
+The rules are `bot/pii.yml` (or `PII_RULES_PATH`), checked when the channel is mounted: a broken
+file stops Rasa at start-up with the rule and field named. Check a file with
+`python -m connectors.common.pii [path]`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rasa.core.channels.channel import UserMessage
+
+from contracts import pii
+from contracts.pii import PiiConfigError, RuleSet
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RULES_PATH = REPO_ROOT / "bot" / "pii.yml"
+RULES_PATH_ENV = "PII_RULES_PATH"
+# Customer-written texts that channels also copy into the message metadata.
+METADATA_TEXTS = (("display_text",), ("media", "caption"))
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+def rules_path() -> Path:
+    return Path(os.environ.get(RULES_PATH_ENV) or DEFAULT_RULES_PATH)
+
+
+@lru_cache(maxsize=4)
+def load_rules(path: Path) -> RuleSet:
+    """The rule set in `path`; `PiiConfigError` names the file, rule and field."""
+    return pii.load_rules(path, yaml.safe_load, (yaml.YAMLError,))
+
+
+def mask_message(message: UserMessage, rules: RuleSet) -> UserMessage:
+    """The message with its text and the metadata texts above masked (in place)."""
+    if message.text:
+        message.text = rules.mask(message.text)
+    for path in METADATA_TEXTS:
+        holder: Any = message.metadata
+        for key in path[:-1]:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and isinstance(holder.get(path[-1]), str):
+            holder[path[-1]] = rules.mask(holder[path[-1]])
+    return message
+
+
+def masked_messages(on_new_message: OnNewMessage, rules: RuleSet | None = None) -> OnNewMessage:
+    """`on_new_message` that only ever receives masked messages."""
+    rule_set = rules or load_rules(rules_path())
+
+    async def handle(message: UserMessage) -> Any:
+        return await on_new_message(mask_message(message, rule_set))
+
+    return handle
+
+
+def main(argv: list[str]) -> int:
+    path = Path(argv[0]) if argv else rules_path()
+    try:
+        rule_set = load_rules(path)
+    except PiiConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{path}: OK, {len(rule_set.rules)} rules")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Tests of the contracts shared by both environments (standard library only)."""
