@@ -26,6 +26,7 @@ from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.intake import IntakeService
+from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.settings import Settings
 from handoff.sla import run_monitor
 
@@ -93,15 +94,23 @@ async def started(app: Sanic) -> None:
             settings.sla_check_seconds,
         )
     )
+    app.ctx.background = [app.ctx.sla_task]
+    if settings.retention_days > 0:
+        policy = RetentionPolicy(settings.retention_days, settings.retention_mode)
+        every = settings.retention_check_minutes * 60
+        app.ctx.background.append(
+            asyncio.ensure_future(run_retention(app.ctx.sessions, policy, every))
+        )
     if settings.event_source is not None:
         await start_source(app)
 
 
 async def stop(app: Sanic) -> None:
     await stop_source(app)  # finishes the batch in hand while the engine is still there
-    app.ctx.sla_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await app.ctx.sla_task  # let it give its connection back before the engine goes
+    for task in app.ctx.background:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task  # let it give its connection back before the engine goes
     await app.ctx.http.close()
     await app.ctx.engine.dispose()
 

@@ -20,8 +20,13 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/handoff.sqlite3"
 PLACEHOLDERS = frozenset(
     {"", "change-me", "changeme", "change_me", "secret", "token", "placeholder", "xxx", "todo"}
 )
-DEV_SECRETS = {"api_token": "dev-handoff-token", "delivery_token": "dev-delivery-token"}
+DEV_SECRETS = {
+    "api_token": "dev-handoff-token",
+    "delivery_token": "dev-delivery-token",
+    "erasure_token": "dev-erasure-token",
+}
 EVENT_SOURCE_KINDS = ("sql", "amqp")
+RETENTION_MODES = ("delete", "anonymise")
 
 
 class SettingsError(ValueError):
@@ -89,6 +94,12 @@ class Settings:
     http_retries: int = 3
     http_backoff_seconds: float = 0.5
     brand_name: str = "Lumen Home"  # how notices to customers name the company
+    retention_days: int = 0  # 0: transcripts are kept until someone erases them
+    retention_mode: str = "anonymise"
+    retention_check_minutes: float = 60.0
+    # Bearer token of the bot's erasure endpoint; empty: customer erasure is refused (503).
+    erasure_token: str = ""
+    erasure_retry_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +119,9 @@ class Settings:
             host=env.get("HANDOFF_HOST", "127.0.0.1"),
             port=_int(env, "HANDOFF_PORT", 8000),
             brand_name=env.get("BRAND_NAME", "").strip() or "Lumen Home",
+            retention_days=_int(env, "RETENTION_DAYS", 0),
+            retention_mode=env.get("RETENTION_MODE", "").strip().lower() or "anonymise",
+            erasure_token=env.get("ERASURE_TOKEN", ""),
         )
 
     def validated(self) -> Settings:
@@ -127,9 +141,24 @@ class Settings:
                 )
             changes[name] = DEV_SECRETS[name]
             logger.warning("HANDOFF_ENV=dev: %s uses the dev default %r", env_name, changes[name])
+        erasure_token = self.erasure_token.strip().lower()
+        if erasure_token in PLACEHOLDERS and (erasure_token or self.env == "dev"):
+            if self.env != "dev":
+                raise SettingsError(
+                    f"ERASURE_TOKEN is a placeholder ({self.erasure_token!r}); set a random"
+                    " secret, or leave it empty to refuse customer erasure"
+                )
+            changes["erasure_token"] = DEV_SECRETS["erasure_token"]
         for name in ("session_ttl_minutes", "sla_warning_minutes", "port"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive number")
+        if self.retention_days < 0:
+            raise SettingsError("RETENTION_DAYS must be 0 (keep transcripts) or more")
+        if self.retention_mode not in RETENTION_MODES:
+            raise SettingsError(
+                f"RETENTION_MODE {self.retention_mode!r}: expected one of"
+                f" {', '.join(RETENTION_MODES)}"
+            )
         return replace(self, database_url=async_database_url(self.database_url), **changes)
 
 
