@@ -163,32 +163,28 @@ def test_settings_refuse_an_unknown_mode_or_negative_days():
     assert (chosen.retention_days, chosen.retention_mode) == (90, "delete")
 
 
-@pytest.mark.slow  # a subprocess
-async def test_cli_dry_run_prints_counts_and_changes_nothing(sessions, database_url):
-    old = await store_transcript(sessions, datetime.now(timezone.utc) - timedelta(days=40))
-    env = {"DATABASE_URL": database_url, "RETENTION_DAYS": "30", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-m", "handoff.cli", "retention", "--dry-run"],
+def retention_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "handoff.cli", "retention", *args],
         cwd=REPO_ROOT,
-        env=env,
+        env={"DATABASE_URL": database_url, "RETENTION_DAYS": "30", "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+@pytest.mark.slow  # a subprocess
+async def test_cli_dry_run_prints_counts_and_changes_nothing(sessions, database_url):
+    old = await store_transcript(sessions, datetime.now(timezone.utc) - timedelta(days=40))
+    done = retention_cli(database_url, "--dry-run")
     assert done.returncode == 0, done.stderr
     assert "1 conversations, 3 messages, 1 notes would be anonymised" in done.stdout
     assert (await count_rows(sessions, old.pk))["messages"] == 3
     async with sessions() as session:
         assert (await session.get(Conversation, old.pk)).customer_name == "Ana Silva"
 
-    done = subprocess.run(
-        [sys.executable, "-m", "handoff.cli", "retention", "--mode", "delete"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = retention_cli(database_url, "--mode", "delete")
     assert done.returncode == 0, done.stderr
     assert "1 conversations, 3 messages, 1 notes deleted" in done.stdout
     assert (await count_rows(sessions, old.pk))["conversations"] == 0
