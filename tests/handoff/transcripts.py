@@ -96,9 +96,7 @@ async def count_rows(sessions: async_sessionmaker[AsyncSession], pk: str) -> dic
     }
     async with sessions() as session:
         return {
-            name: await session.scalar(
-                select(func.count()).select_from(model).where(column == pk)
-            )
+            name: await session.scalar(select(func.count()).select_from(model).where(column == pk))
             or 0
             for name, (model, column) in tables.items()
         }
