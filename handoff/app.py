@@ -25,6 +25,7 @@ from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
 from handoff.services.deliveries import DeliveryStatusService
+from handoff.services.erasure import ErasureService, run_erasure_retries
 from handoff.services.intake import IntakeService
 from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.settings import Settings
@@ -82,6 +83,9 @@ async def start(app: Sanic) -> None:
     )
     app.ctx.deliveries = DeliveryStatusService(sessions, live)
     app.ctx.sink = EventSink(sessions, live)
+    app.ctx.erasures = ErasureService(
+        sessions, app.ctx.http, settings.delivery_url, settings.erasure_token
+    )
 
 
 async def started(app: Sanic) -> None:
@@ -95,6 +99,9 @@ async def started(app: Sanic) -> None:
         )
     )
     app.ctx.background = [app.ctx.sla_task]
+    if settings.erasure_token:
+        retries = run_erasure_retries(app.ctx.erasures, settings.erasure_retry_seconds)
+        app.ctx.background.append(asyncio.ensure_future(retries))
     if settings.retention_days > 0:
         policy = RetentionPolicy(settings.retention_days, settings.retention_mode)
         every = settings.retention_check_minutes * 60

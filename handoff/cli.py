@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import json
 import secrets
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff.db import create_engine, session_factory
@@ -19,6 +22,7 @@ from handoff.models import Team
 from handoff.repositories import Agents
 from handoff.roles import Role
 from handoff.services.auth import AuthService
+from handoff.services.erasure import DONE, ErasureService, Requester
 from handoff.services.retention import RetentionPolicy, apply_retention
 from handoff.settings import RETENTION_MODES, Settings, SettingsError, async_database_url
 
@@ -76,6 +80,27 @@ async def retention(engine: AsyncEngine, policy: RetentionPolicy, dry_run: bool)
     print(f"retention ({policy.mode} after {policy.days} days): {report.summary()}")
 
 
+async def erase_customer(engine: AsyncEngine, settings: Settings, args: argparse.Namespace) -> bool:
+    """Erase one customer everywhere; whether it is done (else the service retries it)."""
+    async with aiohttp.ClientSession() as http:
+        service = ErasureService(
+            session_factory(engine), http, settings.delivery_url, settings.erasure_token
+        )
+        record = await service.request(
+            Requester(f"cli:{args.requested_by}"),
+            conversation_pk=args.conversation_id,
+            sender_id=args.sender_id,
+        )
+    print(json.dumps(record, indent=2))
+    if record["status"] != DONE:
+        print(
+            f"erasure {record['id']} is pending ({record['last_error']}); the running handoff"
+            " service retries it",
+            file=sys.stderr,
+        )
+    return bool(record["status"] == DONE)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m handoff.cli", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -91,12 +116,24 @@ def parser() -> argparse.ArgumentParser:
     keep.add_argument("--dry-run", action="store_true", help="only count what is due")
     keep.add_argument("--days", type=int, help="instead of RETENTION_DAYS")
     keep.add_argument("--mode", choices=RETENTION_MODES, help="instead of RETENTION_MODE")
+    erase = commands.add_parser(
+        "erase-customer",
+        help="erase one customer from every store (ERASURE_TOKEN, DELIVERY_URL); exit 3 while"
+        " the bot side is still pending",
+    )
+    which = erase.add_mutually_exclusive_group(required=True)
+    which.add_argument("--conversation-id", help="the handoff service's conversation id")
+    which.add_argument("--sender-id", help="the Rasa sender id (e.g. a WhatsApp number)")
+    erase.add_argument("--requested-by", default=getpass.getuser(), help="recorded in the audit")
     return root
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> None:
+async def run(args: argparse.Namespace, settings: Settings) -> bool:
+    """Run the command; False when it could not finish yet (a pending erasure)."""
     engine = create_engine(async_database_url(settings.database_url))
     try:
+        if args.command == "erase-customer":
+            return await erase_customer(engine, settings, args)
         if args.command == "migrate":
             await migrate(engine)
         elif args.command == "create-admin":
@@ -107,6 +144,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
             await seed_demo(engine)
     finally:
         await engine.dispose()
+    return True
 
 
 def retention_policy(args: argparse.Namespace, settings: Settings) -> RetentionPolicy:
@@ -124,14 +162,14 @@ def retention_policy(args: argparse.Namespace, settings: Settings) -> RetentionP
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        asyncio.run(run(args, Settings.from_env()))
+        finished = asyncio.run(run(args, Settings.from_env()))
     except ServiceError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    return 0
+    return 0 if finished else 3
 
 
 if __name__ == "__main__":
