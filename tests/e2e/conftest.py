@@ -91,6 +91,7 @@ class Product:
     graph: GraphApiStandIn
     agent_email: str = "dana@lumen.example"
     agent_password: str = "e2e-dana-password"
+    workdir: Path | None = None  # the processes' SQLite files
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +114,6 @@ def product(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[P
         action_server(action_port, workdir, handoff_url, rules).start(),
         rasa_server(rasa_port, action_port, workdir, model, graph_url=f"{graph.url}/v21.0").start(),
     ]
-    yield Product(rasa_url, handoff_url, graph)
+    yield Product(rasa_url, handoff_url, graph, workdir=workdir)
     for process in reversed(processes):
         process.stop()
