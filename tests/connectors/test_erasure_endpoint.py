@@ -211,3 +211,19 @@ def test_the_channel_needs_its_token() -> None:
 
     with pytest.raises(RasaException, match="token"):
         ErasureInput.from_credentials({"token": " ", "state_path": "x"})
+
+
+def test_the_shipped_credentials_mount_the_erasure_endpoint(monkeypatch, tmp_path: Path) -> None:
+    from rasa.core.run import create_http_input_channels
+
+    from tests.e2e.stack import CHANNEL_SECRETS, ROOT
+
+    for name, value in CHANNEL_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GRAPH_API_URL", "http://127.0.0.1:9/v21.0")
+    monkeypatch.setenv("CONNECTORS_STATE_DB", str(tmp_path / "connectors.sqlite3"))
+    monkeypatch.setenv("HANDOFF_OUTBOX_PATH", str(tmp_path / "outbox.sqlite3"))
+    channels = create_http_input_channels(None, str(ROOT / "bot/credentials.yml"))
+    [erasure] = [c for c in channels if isinstance(c, ErasureInput)]
+    assert erasure.token == CHANNEL_SECRETS["ERASURE_TOKEN"]
+    assert erasure.outbox_path == tmp_path / "outbox.sqlite3"
