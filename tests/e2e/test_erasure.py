@@ -55,7 +55,7 @@ async def test_an_erased_customer_is_gone_from_every_store(product: Product) -> 
                   "connectors.sqlite3:seen_messages", "outbox.sqlite3:handoff_outbox"):  # fmt: skip
         assert before.get(store), (store, before)
 
-    record = await agent._call("POST", "/api/v1/erasures", {"conversation_id": queued["id"]})
+    record = await agent.erase(queued["id"])
 
     assert record["status"] == "done", record
     assert record["counts"]["tracker_store"] > 0 and record["counts"]["outbox"] == 1

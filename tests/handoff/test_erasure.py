@@ -21,7 +21,7 @@ from handoff.app import create_app
 from handoff.models import ErasureAudit
 from handoff.roles import Role
 from handoff.services.erasure import ErasureService, Requester, run_erasure_retries
-from handoff.settings import REPO_ROOT
+from handoff.settings import REPO_ROOT, Settings, SettingsError
 from tests.handoff.factories import make_agent
 from tests.handoff.helpers import ApiClient, serving
 from tests.handoff.servers import fake_server
@@ -154,6 +154,15 @@ async def test_without_an_erasure_token_nothing_is_half_erased(sessions, service
         answer = await api.post("/api/v1/erasures", json={"sender_id": "x"}, token=boss.token)
     assert (answer.status, answer.body["error"]) == (503, "erasure_unavailable")
     assert (await count_rows(sessions, ana.pk))["messages"] == 3
+
+
+def test_a_placeholder_erasure_token_is_refused_and_an_empty_one_turns_erasure_off():
+    tokens = {"HANDOFF_API_TOKEN": "a" * 20, "DELIVERY_TOKEN": "b" * 20}
+    with pytest.raises(SettingsError, match="ERASURE_TOKEN"):
+        Settings.from_env({**tokens, "ERASURE_TOKEN": "change-me"}).validated()
+    assert Settings.from_env(tokens).validated().erasure_token == ""
+    dev = Settings.from_env({"HANDOFF_ENV": "dev"}).validated()
+    assert dev.erasure_token == "dev-erasure-token"
 
 
 async def test_a_sender_only_the_bot_knows_is_still_erased_there(sessions, service_with):
