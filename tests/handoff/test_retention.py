@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
+from handoff.app import create_app
 from handoff.ingest.mapping import Line
 from handoff.models import Assignment, Conversation, IntakeRequest, Message, Note
 from handoff.repositories import Messages
 from handoff.services.retention import RetentionPolicy, apply_retention, run_retention
 from handoff.settings import REPO_ROOT, Settings, SettingsError
 from handoff.states import Status
+from tests.handoff.helpers import serving
 from tests.handoff.transcripts import count_rows, store_transcript
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
@@ -188,3 +191,16 @@ async def test_cli_dry_run_prints_counts_and_changes_nothing(sessions, database_
     assert done.returncode == 0, done.stderr
     assert "1 conversations, 3 messages, 1 notes deleted" in done.stdout
     assert (await count_rows(sessions, old.pk))["conversations"] == 0
+
+
+async def test_the_service_runs_retention_when_it_is_configured(sessions, settings):
+    old = await store_transcript(sessions, datetime.now(timezone.utc) - timedelta(days=45))
+    app = create_app(replace(settings, retention_days=30, retention_mode="delete"))
+    async with serving(app):
+        for _ in range(200):  # the first round runs at start; bounded polling, no fixed sleep
+            if (await count_rows(sessions, old.pk))["conversations"] == 0:
+                break
+            await asyncio.sleep(0.05)
+    assert await count_rows(sessions, old.pk) == dict.fromkeys(
+        await count_rows(sessions, old.pk), 0
+    )
