@@ -290,3 +290,23 @@ async def test_cli_erases_by_sender_or_conversation_id(sessions, database_url):
     assert (await count_rows(sessions, ana.pk))["messages"] == 3  # pending: the service retries
     by = sorted(row.requested_by for row in await audit_rows(sessions))
     assert by[0] == "cli:kim"
+
+
+async def test_the_service_retries_pending_erasures_in_the_background(sessions, settings):
+    ana = await store_transcript(sessions, NOW)
+    async with fake_server([(503, {}), ERASED]) as bot:
+        async with aiohttp.ClientSession() as http:
+            service = ErasureService(sessions, http, bot.url, TOKEN)
+            record = await service.request(Requester("cli:ops"), sender_id=ana.sender_id)
+        async with sessions.begin() as session:  # its next attempt is due
+            row = await session.get(ErasureAudit, record["id"])
+            row.next_attempt_at = row.requested_at
+        app = create_app(replace(settings, delivery_url=bot.url, erasure_token=TOKEN))
+        async with serving(app):
+            for _ in range(200):  # the first round runs at start; bounded polling
+                if (await count_rows(sessions, ana.pk))["conversations"] == 0:
+                    break
+                await asyncio.sleep(0.05)
+    assert await count_rows(sessions, ana.pk) == EMPTY
+    [row] = await audit_rows(sessions)
+    assert (row.status, row.attempts) == ("done", 2)
