@@ -92,7 +92,8 @@ async def apply_retention(
     batch_size: int = BATCH_SIZE,
 ) -> RetentionReport:
     """Delete or anonymise every transcript due at `now`; what was (or would be) changed."""
-    cutoff = policy.cutoff(now or utc_now())
+    now = now or utc_now()
+    cutoff = policy.cutoff(now)
     report = RetentionReport(policy.mode, cutoff, dry_run)
     conditions = due(cutoff, policy.mode)
     if dry_run:
@@ -117,7 +118,7 @@ async def apply_retention(
             # Counted first: deleted rows go with their conversation (ON DELETE CASCADE).
             messages = await _per_conversation(session, Message, ids)
             notes = await _per_conversation(session, Note, ids)
-            changed = await step(session, ids, conditions, now or utc_now())
+            changed = await step(session, ids, conditions, now)
             report = replace(
                 report,
                 conversations=report.conversations + len(changed),
