@@ -30,7 +30,9 @@ from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
 from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
+from handoff.services.erasure import ErasureService, run_erasure_retries
 from handoff.services.intake import IntakeService
+from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.secure_forms import SecureFormService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
@@ -102,6 +104,9 @@ async def start(app: Sanic) -> None:
     app.ctx.deliveries = DeliveryStatusService(sessions, live)
     app.ctx.sink = EventSink(sessions, live)
     app.ctx.dead_letters = DeadLetterService(sessions, app.ctx.sink)
+    app.ctx.erasures = ErasureService(
+        sessions, app.ctx.http, settings.delivery_url, settings.erasure_token
+    )
 
 
 async def started(app: Sanic) -> None:
@@ -114,16 +119,30 @@ async def started(app: Sanic) -> None:
             settings.sla_check_seconds,
         )
     )
-    app.ctx.cleanup_task = asyncio.ensure_future(
-        run_every(settings.session_cleanup_seconds, app.ctx.auth.purge_expired, "session cleanup")
-    )
+    app.ctx.background = [
+        app.ctx.sla_task,
+        asyncio.ensure_future(
+            run_every(
+                settings.session_cleanup_seconds, app.ctx.auth.purge_expired, "session cleanup"
+            )
+        ),
+    ]
+    if settings.erasure_token:
+        retries = run_erasure_retries(app.ctx.erasures, settings.erasure_retry_seconds)
+        app.ctx.background.append(asyncio.ensure_future(retries))
+    if settings.retention_days > 0:
+        policy = RetentionPolicy(settings.retention_days, settings.retention_mode)
+        every = settings.retention_check_minutes * 60
+        app.ctx.background.append(
+            asyncio.ensure_future(run_retention(app.ctx.sessions, policy, every))
+        )
     if settings.event_source is not None:
         await start_source(app)
 
 
 async def stop(app: Sanic) -> None:
     await stop_source(app)  # finishes the batch in hand while the engine is still there
-    for task in (app.ctx.sla_task, app.ctx.cleanup_task):
+    for task in app.ctx.background:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task  # let it give its connection back before the engine goes

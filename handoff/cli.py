@@ -1,14 +1,18 @@
-"""Administration: `python -m handoff.cli migrate | create-admin | seed-demo` (DATABASE_URL)."""
+"""Administration: `python -m handoff.cli migrate | create-admin | seed-demo | retention |
+erase-customer` (DATABASE_URL and the service's other settings)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import json
 import secrets
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff.db import create_engine, session_factory
@@ -18,7 +22,9 @@ from handoff.models import Team
 from handoff.repositories import Agents
 from handoff.roles import Role
 from handoff.services.auth import AuthService
-from handoff.settings import Settings, async_database_url
+from handoff.services.erasure import DONE, ErasureService, Requester
+from handoff.services.retention import RetentionPolicy, apply_retention
+from handoff.settings import RETENTION_MODES, Settings, SettingsError, async_database_url
 
 DEMO_TEAMS = {
     "billing": "Billing",
@@ -69,6 +75,32 @@ async def seed_demo(engine: AsyncEngine) -> None:
         print(f"{role:<10} {email:<28} password {password}")
 
 
+async def retention(engine: AsyncEngine, policy: RetentionPolicy, dry_run: bool) -> None:
+    report = await apply_retention(session_factory(engine), policy, dry_run=dry_run)
+    print(f"retention ({policy.mode} after {policy.days} days): {report.summary()}")
+
+
+async def erase_customer(engine: AsyncEngine, settings: Settings, args: argparse.Namespace) -> bool:
+    """Erase one customer everywhere; whether it is done (else the service retries it)."""
+    async with aiohttp.ClientSession() as http:
+        service = ErasureService(
+            session_factory(engine), http, settings.delivery_url, settings.erasure_token
+        )
+        record = await service.request(
+            Requester(f"cli:{args.requested_by}"),
+            conversation_pk=args.conversation_id,
+            sender_id=args.sender_id,
+        )
+    print(json.dumps(record, indent=2))
+    if record["status"] != DONE:
+        print(
+            f"erasure {record['id']} is pending ({record['last_error']}); the running handoff"
+            " service retries it",
+            file=sys.stderr,
+        )
+    return bool(record["status"] == DONE)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m handoff.cli", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -78,31 +110,66 @@ def parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", required=True)
     admin.add_argument("--password", required=True)
     commands.add_parser("seed-demo", help="demo teams, a supervisor and agents (idempotent)")
+    keep = commands.add_parser(
+        "retention", help="delete or anonymise ended transcripts older than RETENTION_DAYS"
+    )
+    keep.add_argument("--dry-run", action="store_true", help="only count what is due")
+    keep.add_argument("--days", type=int, help="instead of RETENTION_DAYS")
+    keep.add_argument("--mode", choices=RETENTION_MODES, help="instead of RETENTION_MODE")
+    erase = commands.add_parser(
+        "erase-customer",
+        help="erase one customer from every store (ERASURE_TOKEN, DELIVERY_URL); exit 3 while"
+        " the bot side is still pending",
+    )
+    which = erase.add_mutually_exclusive_group(required=True)
+    which.add_argument("--conversation-id", help="the handoff service's conversation id")
+    which.add_argument("--sender-id", help="the Rasa sender id (e.g. a WhatsApp number)")
+    erase.add_argument("--requested-by", default=getpass.getuser(), help="recorded in the audit")
     return root
 
 
-async def run(args: argparse.Namespace, database_url: str) -> None:
-    engine = create_engine(database_url)
+async def run(args: argparse.Namespace, settings: Settings) -> bool:
+    """Run the command; False when it could not finish yet (a pending erasure)."""
+    engine = create_engine(async_database_url(settings.database_url))
     try:
+        if args.command == "erase-customer":
+            return await erase_customer(engine, settings, args)
         if args.command == "migrate":
             await migrate(engine)
         elif args.command == "create-admin":
             await create_admin(engine, args.email, args.name, args.password)
+        elif args.command == "retention":
+            await retention(engine, retention_policy(args, settings), args.dry_run)
         else:
             await seed_demo(engine)
     finally:
         await engine.dispose()
+    return True
+
+
+def retention_policy(args: argparse.Namespace, settings: Settings) -> RetentionPolicy:
+    days = settings.retention_days if args.days is None else args.days
+    if days <= 0:
+        raise SettingsError("Give --days or set RETENTION_DAYS to a positive number of days.")
+    mode = args.mode or settings.retention_mode
+    if mode not in RETENTION_MODES:
+        raise SettingsError(
+            f"RETENTION_MODE {mode!r}: expected one of {', '.join(RETENTION_MODES)}"
+        )
+    return RetentionPolicy(days, mode)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    database_url = async_database_url(Settings.from_env().database_url)
     try:
-        asyncio.run(run(args, database_url))
+        finished = asyncio.run(run(args, Settings.from_env()))
     except ServiceError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
-    return 0
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0 if finished else 3
 
 
 if __name__ == "__main__":

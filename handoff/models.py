@@ -148,6 +148,7 @@ class Conversation(Base):
         ForeignKey("agents.id", ondelete="SET NULL"), index=True
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
+    anonymised_at: Mapped[datetime | None]  # set once by retention (handoff/services/retention.py)
 
 
 class Message(Base):
@@ -287,3 +288,31 @@ class SecureForm(Base):
     expires_at: Mapped[datetime]
     submitted_at: Mapped[datetime | None]
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # nonce + AES-GCM ciphertext
+
+
+class ErasureAudit(Base):
+    """One customer's erasure (handoff/services/erasure.py): who asked, when, which customer
+    (a keyed hash, never the id itself), rows removed per store, and the outcome.
+
+    `pending_sender_id` is the only customer data here: it is needed to retry the bot's side
+    and is cleared when the erasure is done. `lease_until` lets one instance at a time work on it.
+    """
+
+    __tablename__ = "erasure_audit"
+    __table_args__ = (Index("ix_erasure_audit_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    customer_key_hash: Mapped[str] = mapped_column(String(64), index=True)
+    requested_by: Mapped[str] = mapped_column(String(320))
+    requested_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    requested_at: Mapped[datetime] = mapped_column(default=utc_now)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    pending_sender_id: Mapped[str | None] = mapped_column(Text)

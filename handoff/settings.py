@@ -21,7 +21,11 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/handoff.sqlite3"
 PLACEHOLDERS = frozenset(
     {"", "change-me", "changeme", "change_me", "secret", "token", "placeholder", "xxx", "todo"}
 )
-DEV_SECRETS = {"api_token": "dev-handoff-token", "delivery_token": "dev-delivery-token"}
+DEV_SECRETS = {
+    "api_token": "dev-handoff-token",
+    "delivery_token": "dev-delivery-token",
+    "erasure_token": "dev-erasure-token",
+}
 DEV_SECURE_FORM_KEY = "dev-secure-form-key-never-for-real-customer-data"
 MIN_SECURE_FORM_KEY = 32
 EVENT_SOURCE_KINDS = ("sql", "amqp")
@@ -31,6 +35,7 @@ LOGIN_ENV_NAMES = {
     "failures_per_address": "LOGIN_FAILURES_PER_ADDRESS",
     "hash_workers": "PASSWORD_HASH_WORKERS",
 }
+RETENTION_MODES = ("delete", "anonymise")
 
 
 class SettingsError(ValueError):
@@ -127,6 +132,12 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"  # how customers reach the secure form pages
     secure_form_key: str = ""  # encrypts secure form submissions (var/secrets.env)
     secure_form_ttl_minutes: int = 30
+    retention_days: int = 0  # 0: transcripts are kept until someone erases them
+    retention_mode: str = "anonymise"
+    retention_check_minutes: float = 60.0
+    # Bearer token of the bot's erasure endpoint; empty: customer erasure is refused (503).
+    erasure_token: str = ""
+    erasure_retry_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +162,9 @@ class Settings:
             public_url=(env.get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
             secure_form_key=env.get("SECURE_FORM_KEY", ""),
             secure_form_ttl_minutes=_int(env, "SECURE_FORM_TTL_MINUTES", 30),
+            retention_days=_int(env, "RETENTION_DAYS", 0),
+            retention_mode=env.get("RETENTION_MODE", "").strip().lower() or "anonymise",
+            erasure_token=env.get("ERASURE_TOKEN", ""),
         )
 
     def validated(self) -> Settings:
@@ -170,6 +184,14 @@ class Settings:
                 )
             changes[name] = DEV_SECRETS[name]
             logger.warning("HANDOFF_ENV=dev: %s uses the dev default %r", env_name, changes[name])
+        erasure_token = self.erasure_token.strip().lower()
+        if erasure_token in PLACEHOLDERS and (erasure_token or self.env == "dev"):
+            if self.env != "dev":
+                raise SettingsError(
+                    f"ERASURE_TOKEN is a placeholder ({self.erasure_token!r}); set a random"
+                    " secret, or leave it empty to refuse customer erasure"
+                )
+            changes["erasure_token"] = DEV_SECRETS["erasure_token"]
         changes["secure_form_key"] = self._secure_form_key()
         for name in (
             "session_ttl_minutes",
@@ -182,6 +204,13 @@ class Settings:
         for name, value in vars(self.login).items():
             if value <= 0:
                 raise SettingsError(f"{LOGIN_ENV_NAMES[name]} must be a positive number")
+        if self.retention_days < 0:
+            raise SettingsError("RETENTION_DAYS must be 0 (keep transcripts) or more")
+        if self.retention_mode not in RETENTION_MODES:
+            raise SettingsError(
+                f"RETENTION_MODE {self.retention_mode!r}: expected one of"
+                f" {', '.join(RETENTION_MODES)}"
+            )
         return replace(self, database_url=async_database_url(self.database_url), **changes)
 
     def _secure_form_key(self) -> str:

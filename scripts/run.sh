@@ -16,7 +16,7 @@ export HANDOFF_PORT="${HANDOFF_PORT:-8000}"
   touch var/secrets.env
   for name in HANDOFF_API_TOKEN DELIVERY_TOKEN RASA_TOKEN WHATSAPP_VERIFY_TOKEN \
     WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN MESSENGER_VERIFY_TOKEN MESSENGER_APP_SECRET MESSENGER_PAGE_ACCESS_TOKEN \
-    SECURE_FORM_KEY; do
+    SECURE_FORM_KEY ERASURE_TOKEN; do
     grep -q "^$name=" var/secrets.env || echo "$name=$(openssl rand -hex 24)" >> var/secrets.env
   done
 )
@@ -26,6 +26,7 @@ done < var/secrets.env
 SIMULATOR_PORT="${SIMULATOR_PORT:-5077}"
 export WHATSAPP_PHONE_NUMBER_ID="${WHATSAPP_PHONE_NUMBER_ID:-100200300400500}"
 export CONNECTORS_STATE_DB="${CONNECTORS_STATE_DB:-$PWD/var/connectors.sqlite3}"
+export HANDOFF_OUTBOX_PATH="${HANDOFF_OUTBOX_PATH:-$PWD/var/handoff-outbox.sqlite3}"
 if [ -z "${GRAPH_API_URL:-}" ]; then  # no real Graph API configured: use the channel simulator
   export GRAPH_API_URL="http://127.0.0.1:${SIMULATOR_PORT}/v21.0"
   START_SIMULATOR=1

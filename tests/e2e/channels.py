@@ -157,6 +157,10 @@ class Agent:
     async def act(self, pk: str, action: str, body: Any = None) -> dict[str, Any]:
         return await self._call("POST", f"/api/v1/conversations/{pk}/{action}", body)
 
+    async def erase(self, pk: str) -> dict[str, Any]:
+        """Erase the conversation's customer everywhere (supervisors and admins)."""
+        return await self._call("POST", "/api/v1/erasures", {"conversation_id": pk})
+
 
 @dataclass
 class WebChatCustomer:

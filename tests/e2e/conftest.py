@@ -91,6 +91,7 @@ class Product:
     graph: GraphApiStandIn
     agent_email: str = "dana@lumen.example"
     agent_password: str = "e2e-dana-password"
+    workdir: Path | None = None  # the processes' SQLite files
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def product(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[P
         ):
             processes.append(process)
             process.start()
-        yield Product(rasa_url, handoff_url, graph)
+        yield Product(rasa_url, handoff_url, graph, workdir=workdir)
     finally:  # also when one of them does not come up
         for process in reversed(processes):
             process.stop()

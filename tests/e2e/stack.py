@@ -143,6 +143,7 @@ def handoff_env(port: int, workdir: Path, rasa_url: str, api_token: str) -> dict
         "HANDOFF_API_TOKEN": api_token,
         "DELIVERY_URL": rasa_url,
         "DELIVERY_TOKEN": CHANNEL_SECRETS["DELIVERY_TOKEN"],
+        "ERASURE_TOKEN": CHANNEL_SECRETS["ERASURE_TOKEN"],
         "RASA_URL": rasa_url,
         "RASA_TOKEN": RASA_TOKEN,
         "HANDOFF_PORT": str(port),
@@ -167,6 +168,7 @@ RASA_TOKEN = "e2e-rasa-token"  # Rasa's HTTP API (`?token=`)
 # Channel credentials for bot/credentials.yml; the Graph API is a local stand-in.
 CHANNEL_SECRETS = {
     "DELIVERY_TOKEN": "e2e-delivery-token",
+    "ERASURE_TOKEN": "e2e-erasure-token",
     "WHATSAPP_VERIFY_TOKEN": "e2e-wa-verify",
     "WHATSAPP_APP_SECRET": "e2e-wa-secret",
     "WHATSAPP_ACCESS_TOKEN": "e2e-wa-access",
@@ -197,6 +199,7 @@ def rasa_server(
         RASA_TRACKER_DB=str(workdir / "tracker.sqlite3"),
         RASA_EVENTS_DB=str(workdir / "events.sqlite3"),
         CONNECTORS_STATE_DB=str(workdir / "connectors.sqlite3"),
+        HANDOFF_OUTBOX_PATH=str(workdir / "outbox.sqlite3"),  # the action server's
         GRAPH_API_URL=graph_url,
         RASA_BIN=str(BOT_BIN / "rasa"),
         RASA_TOKEN=RASA_TOKEN,
