@@ -235,10 +235,9 @@ def report(rows: list[Graded], scorers: dict[str, tuple[np.ndarray, np.ndarray]]
         print(f"  {'':<16} {rates}")
 
 
-def evaluate_goemotions(data: Path, old_ref: str) -> None:
+def evaluate_goemotions(data: Path, old_ref: str, threshold: float) -> None:
     rows = load_goemotions(data)
     texts = [r.text for r in rows]
-    threshold = config_threshold()
     ours = np.array([r.score for r in default_model().score_texts(texts)])
     compound = vader_features(texts)[:, 0]
     scorers = {
@@ -252,7 +251,7 @@ def evaluate_goemotions(data: Path, old_ref: str) -> None:
         old_scores = old(texts)
         scorers["old rule scorer"] = (old_scores, old_scores >= OLD_SCORER_THRESHOLD)
     print(
-        f"GoEmotions {data}; escalation threshold {threshold} (bot/config.yml), old scorer"
+        f"GoEmotions {data}; escalation threshold {threshold}, old scorer"
         f" {OLD_SCORER_THRESHOLD}, VADER at compound <= {VADER_STRONG_NEGATIVE}; 95% CIs: bootstrap"
         f" ({BOOTSTRAP}x) for Spearman/AUC, Wilson for rates"
     )
@@ -271,9 +270,16 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--errors", action="store_true", help="list misclassified messages")
     parser.add_argument("--old-ref", default=OLD_SCORER_REF, help="git ref of the old scorer")
+    parser.add_argument(
+        "--escalate-at",
+        type=float,
+        default=None,
+        help="escalation threshold on GoEmotions (default: bot/config.yml's)",
+    )
     args = parser.parse_args()
     if args.data:
-        evaluate_goemotions(args.data, args.old_ref)
+        threshold = config_threshold() if args.escalate_at is None else args.escalate_at
+        evaluate_goemotions(args.data, args.old_ref, threshold)
         return
     result = evaluate(args.threshold)
     if args.errors:
