@@ -13,7 +13,7 @@ comes from one linear model (`bot/frustration_data/model.json`, fitted by
 
 The signals returned with the score explain it: every rule signal found whose weight raises the
 score, plus `negative_sentiment` and `frustrated_wording` when VADER or the encoder push the score
-up by more than the model's explanation margin. The NLU component
+up by more than the model's explanation margin and the score is at least 0.5. The NLU component
 (`bot.components.frustration_detector`) scores each message; the escalation policy adds the
 conversation signals with `score_conversation`, which shifts the message's log-odds by their
 weights (the calibration is a logistic curve, so the score can be taken back to log-odds).
@@ -51,6 +51,7 @@ CONVERSATION_SIGNALS = ("repeated_message", "fallbacks_in_a_row")
 SENTIMENT_SIGNAL = "negative_sentiment"  # VADER reads the message as negative
 WORDING_SIGNAL = "frustrated_wording"  # the encoder reads it as frustrated
 SCORE_DECIMALS = 3
+EXPLAINED = 0.5  # the encoder's and VADER's parts are named from this score (more likely than not)
 _SCORE_LIMIT = 10.0**-SCORE_DECIMALS  # a rounded score of 0 or 1 is taken as this close to it
 _MIN_SHOUTED_WORDS = 2
 _SHOUTED_SHARE = 0.4  # of the words, for a message to count as shouted
@@ -223,10 +224,15 @@ class FrustrationModel:
 
     def _result(self, log_odds: float, parts: dict[str, float]) -> FrustrationResult:
         """The calibrated score and the parts that raise it, strongest first."""
+        score = self._calibrate(log_odds)
         scaled = {n: self._platt_a * p for n, p in parts.items()}  # calibrated log-odds
-        raising = [n for n, p in scaled.items() if p > self._margins.get(n, 0.0)]
+        raising = [
+            n
+            for n, p in scaled.items()
+            if p > self._margins.get(n, 0.0) and (n not in self._margins or score >= EXPLAINED)
+        ]
         raising.sort(key=lambda n: (-scaled[n], n))
-        return FrustrationResult(round(self._calibrate(log_odds), SCORE_DECIMALS), tuple(raising))
+        return FrustrationResult(round(score, SCORE_DECIMALS), tuple(raising))
 
     def add_signals(self, message: FrustrationResult, extra: set[str]) -> FrustrationResult:
         """`message` with conversation signals added: their weights shift its log-odds."""
