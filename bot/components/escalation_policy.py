@@ -2,9 +2,10 @@
 
 It hands off (predicts the handoff action) on:
 - an explicit request for a human (`human_request_intents`),
-- frustration at or over `frustration_threshold`: the message's own score (from the
-  FrustrationDetector) combined with conversation signals (the same message repeated, fallbacks
-  in a row),
+- frustration at or over `frustration_threshold`: the message's own calibrated score (from the
+  FrustrationDetector: the probability a person would call it frustrated, so one strong signal,
+  e.g. an accusation, is enough) shifted by the conversation signals (the same message repeated,
+  fallbacks in a row), whose weights the same classifier learnt (`bot.frustration`),
 - `max_fallbacks` fallback or low-confidence turns in a row,
 - a completed triage form whose topic is in `handoff_topics`; after the triage of any other
   topic it predicts `self_service_action` instead, so all "after triage" decisions live here.
@@ -49,7 +50,7 @@ class EscalationPolicy(Policy):
             "priority": 7,
             "handoff_action": "action_handoff",
             "human_request_intents": ["request_human"],
-            "frustration_threshold": 0.7,
+            "frustration_threshold": 0.5,
             "max_fallbacks": 2,
             "low_confidence_threshold": 0.5,
             "triage_form": "triage_form",
@@ -165,10 +166,10 @@ class EscalationPolicy(Policy):
     ) -> str | None:
         if tracker.latest_message.intent.get("name") in self.config["human_request_intents"]:
             return "human_request"
+        if self._fallbacks_in_a_row(self._user_turns(tracker)) >= int(self.config["max_fallbacks"]):
+            return "fallbacks"  # also raises the score: the more specific reason is named
         if frustration.score >= float(self.config["frustration_threshold"]):
             return "frustration"
-        if self._fallbacks_in_a_row(self._user_turns(tracker)) >= int(self.config["max_fallbacks"]):
-            return "fallbacks"
         return None
 
     def _triage_completed(self, tracker: DialogueStateTracker) -> bool:

@@ -1,8 +1,11 @@
-"""Rasa NLU component: scores every user message for frustration and confusion.
+"""Rasa NLU component: scores every user message for frustration.
 
 The result lands in the message's parse data as ``{"frustration": {"score", "signals"}}``, so
 it is stored on the `user` event in the tracker, published on the event broker and shown to the
-agent with that line of the transcript.
+agent with that line of the transcript. The score is the calibrated probability that a person
+would grade the message frustrated; the signals name what raised it (see `bot.frustration`).
+The classifier is `bot/frustration_data/model.json`, read from the repository at start (rebuild
+it with `scripts/train_frustration.py`), so there is nothing to learn at `rasa train` time.
 """
 
 from __future__ import annotations
@@ -16,30 +19,18 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.frustration import WEIGHTS, score_message
+from bot.frustration import FrustrationModel, FrustrationResult, default_model
 
 FRUSTRATION_KEY = "frustration"
+NOT_TYPED = FrustrationResult(0.0, ())  # a button payload, not something the customer typed
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class FrustrationDetector(GraphComponent):
-    """Adds a 0..1 frustration score and its signals to each message.
+    """Adds a 0..1 frustration score and the signals that explain it to each message."""
 
-    Config: ``weights`` overrides the weight of named signals (see `bot.frustration.WEIGHTS`).
-    """
-
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        return {"weights": {}}
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        unknown = set(config.get("weights") or {}) - set(WEIGHTS)
-        if unknown:
-            raise ValueError(
-                f"FrustrationDetector: unknown signal(s) in 'weights': {sorted(unknown)}; "
-                f"known signals: {sorted(WEIGHTS)}"
-            )
-        self._weights = {**WEIGHTS, **(config.get("weights") or {})}
+    def __init__(self, model: FrustrationModel) -> None:
+        self._model = model
 
     @classmethod
     def create(
@@ -49,16 +40,20 @@ class FrustrationDetector(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> FrustrationDetector:
-        return cls(config)
+        return cls(default_model())
 
     def process(self, messages: list[Message]) -> list[Message]:
+        typed = [m for m in messages if not (m.get("text") or "").startswith("/")]
+        scored = dict(
+            zip(
+                map(id, typed),
+                self._model.score_texts([m.get("text") or "" for m in typed]),
+                strict=True,
+            )
+        )
         for message in messages:
-            text = message.get("text") or ""
-            if text.startswith("/"):  # a button payload, not something the customer typed
-                result = {"score": 0.0, "signals": []}
-            else:
-                result = score_message(text, self._weights).as_dict()
-            message.set(FRUSTRATION_KEY, result, add_to_output=True)
+            result = scored.get(id(message), NOT_TYPED)
+            message.set(FRUSTRATION_KEY, result.as_dict(), add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -71,10 +71,31 @@ def test_an_explicit_request_for_a_person_hands_off_at_once(tmp_path, domain) ->
 
 
 def test_a_calm_message_continues_with_the_bot_but_its_score_is_recorded(tmp_path, domain) -> None:
-    tracker = tracker_of(domain, said("my thermostat is offline since this morning"))
-    reason, prediction = handoff_reason(make_policy(tmp_path), tracker, domain)
+    text = "my thermostat is offline since this morning"
+    reason, prediction = handoff_reason(
+        make_policy(tmp_path), tracker_of(domain, said(text)), domain
+    )
     assert reason is None
-    assert prediction.events == [SlotSet("frustration", {"score": 0.0, "signals": []})]
+    assert prediction.events == [SlotSet("frustration", score_message(text).as_dict())]
+    assert prediction.events[0].value["score"] < 0.5
+
+
+@pytest.mark.parametrize(
+    "first_message",
+    [
+        "you're a bunch of liars, the parcel was never sent",
+        "that's it, you've lost me as a customer",
+        "this f***ing hub again",
+        "five emails, five different answers, and nobody responds",
+    ],
+)
+def test_a_strongly_frustrated_first_message_hands_off_at_once(
+    tmp_path, domain, first_message
+) -> None:
+    tracker = tracker_of(domain, said(first_message, "complaint"))
+    reason, prediction = handoff_reason(make_policy(tmp_path), tracker, domain)
+    assert reason == "frustration"
+    assert prediction.events[0].value["signals"]  # the agent sees why
 
 
 def test_frustration_over_the_threshold_hands_off(tmp_path, domain) -> None:
@@ -88,9 +109,13 @@ def test_frustration_over_the_threshold_hands_off(tmp_path, domain) -> None:
 
 
 def test_the_threshold_is_tunable(tmp_path, domain) -> None:
-    tracker = tracker_of(domain, said("honestly this is ridiculous"))
-    assert handoff_reason(make_policy(tmp_path), tracker, domain)[0] is None
-    strict = make_policy(tmp_path, frustration_threshold=0.5)
+    text = "hmm, the app logged me out again"
+    score = score_message(text).score
+    assert 0.05 < score < 0.95
+    tracker = tracker_of(domain, said(text))
+    lenient = make_policy(tmp_path, frustration_threshold=round(score + 0.01, 3))
+    assert handoff_reason(lenient, tracker, domain)[0] is None
+    strict = make_policy(tmp_path, frustration_threshold=score)
     assert handoff_reason(strict, tracker, domain)[0] == "frustration"
 
 
