@@ -195,7 +195,7 @@ class WelcomeConfig:
                 opening = schedule.next_open(now)
                 if opening is None:
                     continue
-                values["next_open"] = self._format_opening(opening, now, text_language)
+                values["next_open"] = self.format_opening(opening, now, text_language)
             if holiday is not None:
                 values["holiday"] = holiday
             if rule.on_cooldown(now, last_sent):
@@ -212,8 +212,10 @@ class WelcomeConfig:
         """Short greeting for a customer who already got this period's welcome."""
         return self._greet_again.pick(self.language_of(language))[0]
 
-    def _format_opening(self, opening: datetime, now: datetime, language: str) -> str:
-        fmt = self._languages[language]
+    def format_opening(self, opening: datetime, now: datetime, language: str) -> str:
+        """When the team is back, as `language` writes it (the default language's format for
+        a language the file does not declare), e.g. "Monday at 08:00 (London time)"."""
+        fmt = self._languages.get(language) or self._languages[self.default_language]
         days_ahead = (opening.date() - now.astimezone(opening.tzinfo).date()).days
         day_key = {0: "today", 1: "tomorrow"}.get(days_ahead, WEEKDAYS[opening.weekday()])
         return fmt.next_open.format(
