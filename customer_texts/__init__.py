@@ -110,7 +110,7 @@ def _parse(name: str, raw: Any) -> CustomerTexts:
     languages = raw.get("languages")
     if not isinstance(languages, list) or not all(isinstance(code, str) for code in languages):
         raise fail("languages: expected a list of language codes, e.g. [en, de]")
-    if default not in languages:
+    if not isinstance(default, str) or default not in languages:
         raise fail(f"default_language: {default!r} is not one of the languages {languages}")
     entries: dict[str, dict[str, str]] = {}
     _flatten(fail, {k: v for k, v in raw.items() if k not in _TOP_KEYS}, "", entries)
