@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,6 +35,7 @@ from actions.business_hours import (
     check_ranges,
     parse_time_range,
 )
+from customer_texts import cached_until_changed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RULES_PATH = REPO_ROOT / "bot" / "welcome.yml"
@@ -228,20 +228,6 @@ def rules_path() -> Path:
     return Path(os.environ.get(RULES_PATH_ENV) or DEFAULT_RULES_PATH)
 
 
-def load_welcome_config_cached(path: str | Path) -> WelcomeConfig:
-    """Like load_welcome_config, re-reading the file only when it changed on disk."""
-    try:
-        stat = Path(path).stat()
-    except OSError as exc:
-        raise WelcomeRulesError(f"{_display(Path(path))}: cannot read: {exc.strerror}") from exc
-    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=8)
-def _load_cached(path: str, mtime_ns: int, size: int) -> WelcomeConfig:
-    return load_welcome_config(path)
-
-
 def load_welcome_config(path: str | Path) -> WelcomeConfig:
     path = Path(path)
     ctx = _Context(_display(path))
@@ -256,6 +242,13 @@ def load_welcome_config(path: str | Path) -> WelcomeConfig:
     except yaml.YAMLError as exc:
         ctx.fail(f"invalid YAML: {exc}")
     return _parse_config(ctx, raw)
+
+
+# Like load_welcome_config, re-reading the file only when it changed on disk.
+load_welcome_config_cached = cached_until_changed(
+    load_welcome_config,
+    lambda path, exc: WelcomeRulesError(f"{_display(path)}: cannot read: {exc.strerror}"),
+)
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import os
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "bot" / "texts.yml"
 PATH_ENV = "CUSTOMER_TEXTS_PATH"
+T = TypeVar("T")
 
 # Every text the code uses -> the placeholders the code fills in.
 _TEAMS = ("billing", "devices", "accounts", "orders", "care")
@@ -74,19 +75,26 @@ def texts_path() -> Path:
     return Path(os.environ.get(PATH_ENV) or DEFAULT_PATH)
 
 
-def load_texts_cached(path: str | Path | None = None) -> CustomerTexts:
-    """`load_texts(path or texts_path())`, re-reading the file only when it changed on disk."""
-    path = Path(path or texts_path())
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise TextsError(f"{path}: cannot read: {exc.strerror}") from exc
-    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+def cached_until_changed(
+    load: Callable[[str], T], cannot_read: Callable[[Path, OSError], Exception]
+) -> Callable[[str | Path], T]:
+    """`load(path)`, cached per file until its modification time or size changes (designers'
+    files are re-read after an edit without a restart); `cannot_read` makes the error to raise
+    when the file is not there."""
 
+    @lru_cache(maxsize=8)
+    def cached(path: str, mtime_ns: int, size: int) -> T:
+        return load(path)
 
-@lru_cache(maxsize=4)
-def _load_cached(path: str, mtime_ns: int, size: int) -> CustomerTexts:
-    return load_texts(path)
+    def read(path: str | Path) -> T:
+        path = Path(path)
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise cannot_read(path, exc) from exc
+        return cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+    return read
 
 
 def load_texts(path: str | Path) -> CustomerTexts:
@@ -98,6 +106,16 @@ def load_texts(path: str | Path) -> CustomerTexts:
     except yaml.YAMLError as exc:
         raise TextsError(f"{path}: invalid YAML: {exc}") from exc
     return _parse(str(path), raw)
+
+
+_read_texts = cached_until_changed(
+    load_texts, lambda path, exc: TextsError(f"{path}: cannot read: {exc.strerror}")
+)
+
+
+def load_texts_cached(path: str | Path | None = None) -> CustomerTexts:
+    """`load_texts(path or texts_path())`, re-read only when the file changed on disk."""
+    return _read_texts(path or texts_path())
 
 
 def _parse(name: str, raw: Any) -> CustomerTexts:
