@@ -15,10 +15,13 @@ from tests.e2e.stack import train_model
 
 pytestmark = pytest.mark.slow
 HELD_OUT = Path(__file__).resolve().parents[2] / "tests/nlu/test_intents.yml"
-# Reached with the data of this commit (n = 180 held-out messages: accuracy 171/180; recall
-# request_human 16/16, bot_challenge 10/10, out_of_scope 13/15); raise them when you improve.
-MIN_ACCURACY = 0.94
+# Reached with the data of this commit, parsed as the product does (the FallbackClassifier
+# included), n = 180 held-out messages: accuracy 168/180; recall request_human 16/16,
+# bot_challenge 10/10, out_of_scope 13/15 (a fallback also keeps it out of triage and the FAQ).
+# Raise them when you improve.
+MIN_ACCURACY = 0.93
 MIN_RECALL = {"request_human": 1.0, "bot_challenge": 1.0, "out_of_scope": 0.86}
+ALSO_ACCEPTED = {"out_of_scope": {"nlu_fallback"}}
 MAX_BOT_CHALLENGE_AS_HUMAN_REQUEST = 0
 
 
@@ -40,7 +43,9 @@ def predictions() -> list[tuple[str, str, str]]:
         return [await label(e.get("text")) for e in examples]
 
     predicted = asyncio.run(run())
-    return [(e.get("text"), want, got) for e, want, got in zip(examples, labels, predicted, strict=True)]
+    return [
+        (e.get("text"), want, got) for e, want, got in zip(examples, labels, predicted, strict=True)
+    ]
 
 
 def test_intent_accuracy_stays_at_the_level_reached(predictions) -> None:
@@ -51,9 +56,10 @@ def test_intent_accuracy_stays_at_the_level_reached(predictions) -> None:
 
 @pytest.mark.parametrize("intent", sorted(MIN_RECALL))
 def test_recall_of_the_intents_that_decide_a_handoff(predictions, intent) -> None:
+    accepted = {intent, *ALSO_ACCEPTED.get(intent, ())}
     mine = [(text, got) for text, want, got in predictions if want == intent]
-    recall = sum(got == intent for _, got in mine) / len(mine)
-    assert recall >= MIN_RECALL[intent], [(text, got) for text, got in mine if got != intent]
+    recall = sum(got in accepted for _, got in mine) / len(mine)
+    assert recall >= MIN_RECALL[intent], [(text, got) for text, got in mine if got not in accepted]
 
 
 def test_are_you_a_bot_is_not_taken_as_a_request_for_a_person(predictions) -> None:
