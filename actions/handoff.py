@@ -20,7 +20,6 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.business_hours import Schedule
 from actions.clients.handoff_intake import HandoffOutbox, HandoffSettings, outbox_for
 from actions.priority import HandoffDecision, Mode, Priority, Team, TriageFacts, decide
 from actions.transcript import (
@@ -32,22 +31,16 @@ from actions.transcript import (
 )
 from actions.welcome_rules import (
     CHANNEL_ALIASES,
+    WelcomeConfig,
     WelcomeRulesError,
     load_welcome_config_cached,
     rules_path,
 )
+from customer_texts import CustomerTexts, TextsError, load_texts_cached
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LANGUAGE = "en"
-WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-TEAM_NAMES = {
-    Team.BILLING: "billing",
-    Team.DEVICES: "device support",
-    Team.ACCOUNTS: "accounts",
-    Team.ORDERS: "orders",
-    Team.CARE: "customer care",
-}
 # Team -> queue name of the welcome rules file (bot/welcome.yml names queues after triage topics).
 TEAM_QUEUES = {
     Team.BILLING: "billing",
@@ -56,11 +49,6 @@ TEAM_QUEUES = {
     Team.ORDERS: "order",
     Team.CARE: "complaint",
 }
-NOT_QUEUED = (
-    "Sorry, I couldn't pass your conversation to our team just now. Please try again in a few"
-    " minutes."
-)
-EMERGENCY = "If anyone is in danger, please call your local emergency services now."
 
 
 def _utc_now() -> datetime:
@@ -132,51 +120,51 @@ def build_request(tracker: Tracker, now: datetime) -> tuple[dict[str, Any], Hand
     return body, decision
 
 
-def _when(opening: datetime, now: datetime) -> str:
-    """The opening as the customer reads it, e.g. "Monday at 08:00 (London time)"."""
-    days = (opening.date() - now.astimezone(opening.tzinfo).date()).days
-    if days == 0:
-        day = "today"
-    elif days == 1:
-        day = "tomorrow"
-    elif days < len(WEEK_DAYS):
-        day = WEEK_DAYS[opening.weekday()]
-    else:
-        day = f"on {opening.day} {opening:%B}"
-    zone = str(opening.tzinfo)
-    place = zone.rsplit("/", 1)[-1].replace("_", " ") + " time" if "/" in zone else zone
-    return f"{day} at {opening:%H:%M} ({place})"
+def handoff_message(
+    decision: HandoffDecision,
+    rules: WelcomeConfig | None,
+    now: datetime,
+    texts: CustomerTexts,
+    language: str | None,
+) -> str:
+    """What the customer is told: a person takes over, and when the reply comes (the team's
+    hours from the welcome rules, or no time promised when they could not be read)."""
+    language = texts.language_of(language)
 
+    def say(key: str, **values: Any) -> str:
+        return texts.render(f"handoff.{key}", language, **values)
 
-def handoff_message(decision: HandoffDecision, schedule: Schedule | None, now: datetime) -> str:
-    """What the customer is told: a person takes over, and when the reply comes."""
-    team = TEAM_NAMES[decision.team]
     parts = []
     if decision.priority is Priority.URGENT and decision.team is not Team.ACCOUNTS:
-        parts.append(EMERGENCY)
-    parts.append(f"I'm handing you over to a person from our {team} team.")
-    if schedule is None:
-        parts.append("We'll reply here as soon as someone is available — you don't need to stay.")
-    elif schedule.is_open(now):
-        reply = f"They'll reply here within about {decision.first_response_minutes} minutes."
+        parts.append(say("emergency"))
+    parts.append(say("handing_over", team=say(f"team.{decision.team.value}")))
+    if rules is None:
+        parts.append(say("reply_when_available"))
+        return " ".join(parts)
+    schedule = rules.schedule_for(TEAM_QUEUES[decision.team])
+    if schedule.is_open(now):
+        parts.append(say("reply_within", minutes=decision.first_response_minutes))
         if decision.mode is Mode.ASYNC:
-            reply += " You don't need to stay: you can leave and we'll answer in this chat."
-        parts.append(reply)
-    else:
-        holiday = schedule.holiday_name(now)
-        offline = f"Our team is off today for {holiday}" if holiday else "Our team is offline now"
-        opening = schedule.next_open(now)
-        back = f" and back {_when(opening, now)}" if opening else ""
-        parts.append(f"{offline}{back}; we'll reply here — you don't need to stay.")
+            parts.append(say("you_can_leave"))
+        return " ".join(parts)
+    holiday = schedule.holiday_name(now)
+    opening = schedule.next_open(now)
+    values = {"holiday": holiday} if holiday else {}
+    key = "holiday" if holiday else "offline"
+    if opening:
+        values["next_open"] = rules.format_opening(opening, now, language)
+        key += "_until"
+    parts.append(say(key, **values))
     return " ".join(parts)
 
 
 class ActionHandoff(Action):
     """Queue the conversation for a person, tell the customer, pause the bot.
 
-    `outbox`, `clock` and `rules_file` are for tests; by default the outbox is the process-wide
-    one of HANDOFF_OUTBOX_PATH (shared with the relay that actions/server.py runs) and the rules
-    file is WELCOME_RULES_PATH or bot/welcome.yml, all resolved when the action runs.
+    `outbox`, `clock`, `rules_file` and `texts_file` are for tests; by default the outbox is the
+    process-wide one of HANDOFF_OUTBOX_PATH (shared with the relay that actions/server.py runs),
+    the rules file is WELCOME_RULES_PATH or bot/welcome.yml and the customer texts are
+    CUSTOMER_TEXTS_PATH or bot/texts.yml, all resolved when the action runs.
     """
 
     def __init__(
@@ -184,10 +172,12 @@ class ActionHandoff(Action):
         outbox: HandoffOutbox | None = None,
         clock: Callable[[], datetime] = _utc_now,
         rules_file: Path | None = None,
+        texts_file: Path | None = None,
     ) -> None:
         self._outbox = outbox
         self._clock = clock
         self._rules_file = rules_file
+        self._texts_file = texts_file
 
     def name(self) -> str:
         return "action_handoff"
@@ -197,12 +187,13 @@ class ActionHandoff(Action):
     ) -> list[EventType]:
         now = self._clock()
         body, decision = build_request(tracker, now)
+        language = _language(tracker)
         outbox = self._outbox or outbox_for(HandoffSettings.from_env().outbox_path)
         try:
             key = await outbox.enqueue(body)
         except (sqlite3.Error, OSError):
             logger.exception("could not queue the handoff of %s", tracker.sender_id)
-            dispatcher.utter_message(text=NOT_QUEUED, author_type="bot")
+            self._tell(dispatcher, lambda texts: texts.render("handoff.not_queued", language))
             return []
         logger.info(
             "handoff %s queued: %s, %s, %s priority",
@@ -211,19 +202,31 @@ class ActionHandoff(Action):
             decision.team.value,
             decision.priority.name.lower(),
         )
-        text = handoff_message(decision, self._schedule(decision.team), now)
-        dispatcher.utter_message(text=text, author_type="bot")
+        self._tell(
+            dispatcher, lambda texts: handoff_message(decision, self._rules(), now, texts, language)
+        )
         events: list[EventType] = [SlotSet("handoff_active", True)]
         if tracker.active_loop_name:
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
         return [*events, ConversationPaused()]
 
-    def _schedule(self, team: Team) -> Schedule | None:
-        """The team's schedule, or None when the rules file cannot be read (the handoff itself
-        does not depend on it)."""
+    def _tell(
+        self, dispatcher: CollectingDispatcher, compose: Callable[[CustomerTexts], str]
+    ) -> None:
+        """Send the text `compose` makes from the customer texts; a broken texts file (also
+        refused at action server start) is logged and must not undo the handoff."""
         try:
-            config = load_welcome_config_cached(self._rules_file or rules_path())
+            texts = load_texts_cached(self._texts_file)
+        except TextsError:
+            logger.exception("customer texts unreadable; the customer is not told")
+            return
+        dispatcher.utter_message(text=compose(texts), author_type="bot")
+
+    def _rules(self) -> WelcomeConfig | None:
+        """The welcome rules (the teams' hours), or None when they cannot be read (the handoff
+        itself does not depend on them)."""
+        try:
+            return load_welcome_config_cached(self._rules_file or rules_path())
         except WelcomeRulesError:
             logger.exception("welcome rules unreadable; not promising a reply time")
             return None
-        return config.schedule_for(TEAM_QUEUES[team])

@@ -15,6 +15,7 @@ from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic
 
 from actions.clients.handoff_intake import HandoffClient, HandoffSettings, OutboxRelay, outbox_for
+from customer_texts import load_texts_cached
 
 DEFAULT_PORT = 5055
 
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--host", default=os.environ.get("SANIC_HOST", "127.0.0.1"))
     args = parser.parse_args(argv)
+    load_texts_cached()  # a mistake in the customer texts stops the start, not a conversation
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # One worker: the relay is the only sender of this process's outbox file.
     create_app().run(host=args.host, port=args.port, workers=1, access_log=False)

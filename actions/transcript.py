@@ -98,9 +98,21 @@ def build_transcript(events: Iterable[Event]) -> list[Line]:
 
 
 def current_session(events: list[Event]) -> list[Event]:
-    """The events from the latest `session_started` on (all of them if there is none)."""
+    """The events of the latest session (all of them if there is no `session_started`).
+
+    Rasa logs what `action_session_start` says (the welcome) before the `session_started` event
+    that action returns, so those bot lines are taken as the start of the session they open.
+    """
     starts = [i for i, event in enumerate(events) if event.get("event") == "session_started"]
-    return events[starts[-1] :] if starts else events
+    if not starts:
+        return events
+    start = opening = starts[-1]
+    while opening > 0 and events[opening - 1].get("event") == "bot":
+        opening -= 1
+    before = events[opening - 1] if opening > 0 else {}
+    if before.get("event") == "action" and before.get("name") == "action_session_start":
+        start = opening
+    return events[start:]
 
 
 def peak_frustration(lines: Iterable[Line]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, Sessi
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.transcript import current_session
 from actions.welcome_rules import (
     CHANNEL_ALIASES,
     WelcomeConfig,
@@ -179,12 +180,7 @@ class ActionWelcome(_WelcomeAction):
 
 def _welcomed_this_session(tracker: Tracker) -> bool:
     """The greeting opened this session and the session start already answered it."""
-    session: list[dict[str, Any]] = []
-    for event in reversed(tracker.events):
-        if event.get("event") == "session_started":
-            break
-        session.append(event)
-    kinds = [event.get("event") for event in reversed(session)]
+    kinds = [event.get("event") for event in current_session(tracker.events)]
     return kinds.count("user") == 1 and "bot" in kinds[: kinds.index("user")]
 
 

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,6 +35,7 @@ from actions.business_hours import (
     check_ranges,
     parse_time_range,
 )
+from customer_texts import cached_until_changed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RULES_PATH = REPO_ROOT / "bot" / "welcome.yml"
@@ -195,7 +195,7 @@ class WelcomeConfig:
                 opening = schedule.next_open(now)
                 if opening is None:
                     continue
-                values["next_open"] = self._format_opening(opening, now, text_language)
+                values["next_open"] = self.format_opening(opening, now, text_language)
             if holiday is not None:
                 values["holiday"] = holiday
             if rule.on_cooldown(now, last_sent):
@@ -212,8 +212,10 @@ class WelcomeConfig:
         """Short greeting for a customer who already got this period's welcome."""
         return self._greet_again.pick(self.language_of(language))[0]
 
-    def _format_opening(self, opening: datetime, now: datetime, language: str) -> str:
-        fmt = self._languages[language]
+    def format_opening(self, opening: datetime, now: datetime, language: str) -> str:
+        """When the team is back, as `language` writes it (the default language's format for
+        a language the file does not declare), e.g. "Monday at 08:00 (London time)"."""
+        fmt = self._languages.get(language) or self._languages[self.default_language]
         days_ahead = (opening.date() - now.astimezone(opening.tzinfo).date()).days
         day_key = {0: "today", 1: "tomorrow"}.get(days_ahead, WEEKDAYS[opening.weekday()])
         return fmt.next_open.format(
@@ -224,20 +226,6 @@ class WelcomeConfig:
 def rules_path() -> Path:
     """The rules file: env WELCOME_RULES_PATH (read on each call) or bot/welcome.yml."""
     return Path(os.environ.get(RULES_PATH_ENV) or DEFAULT_RULES_PATH)
-
-
-def load_welcome_config_cached(path: str | Path) -> WelcomeConfig:
-    """Like load_welcome_config, re-reading the file only when it changed on disk."""
-    try:
-        stat = Path(path).stat()
-    except OSError as exc:
-        raise WelcomeRulesError(f"{_display(Path(path))}: cannot read: {exc.strerror}") from exc
-    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=8)
-def _load_cached(path: str, mtime_ns: int, size: int) -> WelcomeConfig:
-    return load_welcome_config(path)
 
 
 def load_welcome_config(path: str | Path) -> WelcomeConfig:
@@ -254,6 +242,13 @@ def load_welcome_config(path: str | Path) -> WelcomeConfig:
     except yaml.YAMLError as exc:
         ctx.fail(f"invalid YAML: {exc}")
     return _parse_config(ctx, raw)
+
+
+# Like load_welcome_config, re-reading the file only when it changed on disk.
+load_welcome_config_cached = cached_until_changed(
+    load_welcome_config,
+    lambda path, exc: WelcomeRulesError(f"{_display(path)}: cannot read: {exc.strerror}"),
+)
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from customer_texts import load_texts_cached
 from handoff.app import create_app
 from handoff.db import create_engine
 from handoff.migrate import upgrade
@@ -25,6 +26,7 @@ def main() -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskingFilter())
     settings = Settings.from_env().validated()
+    load_texts_cached()  # a mistake in the customer notices stops the start, not a claim
     asyncio.run(_migrate(settings))
     app = create_app(settings)
     app.run(host=settings.host, port=settings.port, single_process=True, access_log=False)

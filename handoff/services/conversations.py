@@ -4,18 +4,18 @@ counter otherwise), so concurrent agents and several service instances cannot bo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff import notices, views
+from handoff import views
 from handoff.delivery import Delivery, DeliveryClient
 from handoff.errors import Conflict, Forbidden, Invalid, Upstream
 from handoff.ingest.mapping import Line, handoff_key
 from handoff.live import Broadcaster
 from handoff.models import Conversation, Note, new_id, utc_now
+from handoff.notices import notice
 from handoff.rasa_client import RasaClient, RasaError
 from handoff.repositories import Agents, Conversations, History, Messages, QueueFilter, status_in
 from handoff.roles import Role
@@ -92,7 +92,7 @@ class ConversationService:
                 conversation_pk, Action.CLAIM.value, to_agent_id=agent.id, by_agent_id=agent.id
             )
         view = await self._announce("conversation.claimed", conversation_pk)
-        await self._tell_customer(conversation_pk, notices.joined(agent.name, self.brand))
+        await self._tell_customer(conversation_pk, "joined", agent=agent.name)
         return view
 
     async def reply(self, conversation_pk: str, agent: Principal, text: Any) -> views.JSON:
@@ -137,11 +137,13 @@ class ConversationService:
             )
         return await self._deliver(message_id, delivery)
 
-    async def _tell_customer(self, conversation_pk: str, text: str) -> None:
-        """A system line for the customer: stored, shown live, delivered like an agent's."""
+    async def _tell_customer(self, conversation_pk: str, name: str, *, agent: str) -> None:
+        """The system notice `name` (bot/texts.yml) for the customer, in their language: stored,
+        shown live, delivered like an agent's line."""
         message_id = new_id()
         async with self.sessions.begin() as session:
             row = await load_row(session, conversation_pk)
+            text = notice(name, row.customer_language, agent=agent, brand=self.brand)
             line = Line(
                 conversation_id=row.conversation_id,
                 dedupe_key=handoff_key(message_id),
@@ -218,11 +220,9 @@ class ConversationService:
             names = await agents.names([i for i in (previous, transfer.agent_id) if i])
         view = await self._announce("conversation.updated", conversation_pk)
         if transfer.agent_id is not None:
-            await self._tell_customer(
-                conversation_pk, notices.joined(names[transfer.agent_id], self.brand)
-            )
+            await self._tell_customer(conversation_pk, "joined", agent=names[transfer.agent_id])
         elif previous in names:
-            await self._tell_customer(conversation_pk, notices.left(names[previous]))
+            await self._tell_customer(conversation_pk, "left", agent=names[previous])
         return view
 
     async def release(self, conversation_pk: str, actor: Principal) -> views.JSON:
@@ -230,7 +230,7 @@ class ConversationService:
             conversation_pk,
             actor,
             Action.RELEASE,
-            notices.left,
+            "left",
             assigned_agent_id=None,
             assigned_at=None,
         )
@@ -240,7 +240,7 @@ class ConversationService:
             conversation_pk,
             actor,
             Action.RESOLVE,
-            lambda name: notices.closed(name, self.brand),
+            "closed",
             resolved_at=utc_now(),
         )
 
@@ -267,10 +267,11 @@ class ConversationService:
         conversation_pk: str,
         actor: Principal,
         action: Action,
-        notice: Callable[[str], str] | None,
+        notice_name: str | None,
         **values: Any,
     ) -> views.JSON:
-        """Apply `action`; if someone owned the conversation, tell the customer `notice(name)`."""
+        """Apply `action`; if someone owned the conversation, tell the customer the notice
+        `notice_name` with the owner's name."""
         async with self.sessions.begin() as session:
             row = await self._change(session, conversation_pk, actor, action, **values)
             History(session).record(
@@ -282,8 +283,8 @@ class ConversationService:
             owner = row.assigned_agent_id
             names = await Agents(session).names([owner]) if owner else {}
         view = await self._announce("conversation.updated", conversation_pk)
-        if notice is not None and owner in names:
-            await self._tell_customer(conversation_pk, notice(names[owner]))
+        if notice_name is not None and owner in names:
+            await self._tell_customer(conversation_pk, notice_name, agent=names[owner])
         return view
 
     async def _change(

@@ -21,10 +21,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clients.handoff_intake import INTAKE_PATH, HandoffOutbox
 from actions.handoff import ActionHandoff
+from customer_texts import load_texts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SATURDAY_NOON = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 T0 = SATURDAY_NOON.timestamp() - 120
+TEXTS = load_texts(REPO_ROOT / "bot/texts.yml")  # the shipped texts, as customers read them
 
 RULES = """\
 version: 1
@@ -145,6 +147,14 @@ async def run_action(
     return events, message["text"], dispatcher.messages
 
 
+def say(key: str, language: str = "en", **values: Any) -> str:
+    return TEXTS.render(f"handoff.{key}", language, **values)
+
+
+def handing_over(team: str, language: str = "en") -> str:
+    return say("handing_over", language, team=say(f"team.{team}", language))
+
+
 async def test_pauses_the_bot_and_closes_the_form(outbox, tmp_path) -> None:
     events, _, _ = await run_action(outbox, rules_file(tmp_path, ALWAYS), make_tracker())
 
@@ -167,9 +177,7 @@ async def test_without_a_form_only_pauses(outbox, tmp_path) -> None:
 async def test_inside_hours_a_person_replies_within_the_target(outbox, tmp_path) -> None:
     _, text, _ = await run_action(outbox, rules_file(tmp_path, ALWAYS), make_tracker())
 
-    assert "person from our billing team" in text
-    assert "within about 20 minutes" in text
-    assert "you can leave" not in text
+    assert text == f"{handing_over('billing')} {say('reply_within', minutes=20)}"
 
 
 async def test_async_customers_are_told_they_can_leave(outbox, tmp_path) -> None:
@@ -177,25 +185,22 @@ async def test_async_customers_are_told_they_can_leave(outbox, tmp_path) -> None
 
     _, text, _ = await run_action(outbox, rules_file(tmp_path, ALWAYS), tracker)
 
-    assert "within about 20 minutes" in text
-    assert "you can leave and we'll answer in this chat" in text
+    assert text.endswith(f"{say('reply_within', minutes=20)} {say('you_can_leave')}")
 
 
 async def test_outside_hours_the_customer_learns_when_the_team_is_back(outbox, tmp_path) -> None:
     _, text, _ = await run_action(outbox, rules_file(tmp_path, WEEKDAYS_8_TO_18), make_tracker())
 
-    assert "person" in text
-    assert (
-        "Our team is offline now and back Monday at 08:00 (London time); we'll reply here"
-        " — you don't need to stay." in text
+    assert text == (
+        f"{handing_over('billing')} "
+        + say("offline_until", next_open="Monday at 08:00 (London time)")
     )
-    assert "minutes" not in text
 
 
 async def test_a_team_that_never_opens_promises_no_time(outbox, tmp_path) -> None:
     _, text, _ = await run_action(outbox, rules_file(tmp_path, NEVER), make_tracker())
 
-    assert "Our team is offline now; we'll reply here — you don't need to stay." in text
+    assert text == f"{handing_over('billing')} {say('offline')}"
 
 
 async def test_the_answering_team_s_schedule_decides(outbox, tmp_path) -> None:
@@ -205,18 +210,45 @@ async def test_the_answering_team_s_schedule_decides(outbox, tmp_path) -> None:
     _, billing_text, _ = await run_action(outbox, rules, make_tracker())
     _, devices_text, _ = await run_action(outbox, rules, lock_problem)
 
-    assert "offline" in billing_text
-    assert "device support team" in devices_text
-    assert "within about 2 minutes" in devices_text
-    assert "emergency services" in devices_text
+    assert billing_text.endswith(say("offline"))
+    assert devices_text == (
+        f"{say('emergency')} {handing_over('devices')} {say('reply_within', minutes=2)}"
+    )
 
 
 async def test_unreadable_rules_still_hand_over(outbox, tmp_path) -> None:
     events, text, _ = await run_action(outbox, tmp_path / "missing.yml", make_tracker())
 
     assert ConversationPaused() in events
-    assert "person" in text
+    assert text == f"{handing_over('billing')} {say('reply_when_available')}"
     assert len(await outbox.pending()) == 1
+
+
+async def test_a_german_customer_is_told_in_german(outbox, tmp_path) -> None:
+    tracker = make_tracker(
+        language="de", session_started_metadata={"channel": "whatsapp", "language": "de-DE"}
+    )
+
+    _, text, _ = await run_action(outbox, rules_file(tmp_path, ALWAYS), tracker)
+
+    assert text == f"{handing_over('billing', 'de')} {say('reply_within', 'de', minutes=20)}"
+    assert text != f"{handing_over('billing')} {say('reply_within', minutes=20)}"
+
+
+async def test_unreadable_texts_still_hand_over(outbox, tmp_path) -> None:
+    dispatcher = CollectingDispatcher()
+    action = ActionHandoff(
+        outbox=outbox,
+        clock=lambda: SATURDAY_NOON,
+        rules_file=rules_file(tmp_path, ALWAYS),
+        texts_file=tmp_path / "missing-texts.yml",
+    )
+
+    events = await action.run(dispatcher, make_tracker(), {})
+
+    assert ConversationPaused() in events
+    assert len(await outbox.pending()) == 1
+    assert dispatcher.messages == []
 
 
 async def test_the_queued_request_carries_triage_decision_and_transcript(outbox, tmp_path) -> None:
@@ -252,7 +284,7 @@ async def test_a_broken_outbox_does_not_promise_a_person(tmp_path) -> None:
     events, text, _ = await run_action(outbox, rules_file(tmp_path, ALWAYS), make_tracker())
 
     assert events == []
-    assert "couldn't pass your conversation" in text
+    assert text == say("not_queued")
 
 
 def free_port() -> int:

@@ -283,14 +283,27 @@ async def test_greeting_after_a_recent_welcome_gets_a_short_reply(rules_file, ma
     assert events == []
 
 
-async def test_a_greeting_that_opened_the_session_is_not_answered_twice(rules_file):
-    """The session start already sent the welcome for this "hi": no "Hi again!" on top."""
-    events = [
+def _greeting_events(*before: dict[str, Any]) -> list[dict[str, Any]]:
+    """A first "hi" as Rasa logs it: `action_session_start`'s own utterances come BEFORE the
+    `session_started` event that action returns."""
+    return [
+        *before,
+        {"event": "action", "name": "action_session_start"},
+        {"event": "bot", "text": "Welcome to Lumen Home support!", "metadata": {}},
         {"event": "session_started"},
         {"event": "action", "name": "action_listen"},
-        {"event": "bot", "text": "Welcome to Lumen Home support!", "metadata": {}},
         {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}},
     ]
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [(), ({"event": "user", "text": "hi"}, {"event": "bot", "text": "Hi again!"})],
+    ids=["first session", "after an expired session"],
+)
+async def test_a_greeting_that_opened_the_session_is_not_answered_twice(rules_file, earlier):
+    """The session start already sent the welcome for this "hi": no "Hi again!" on top."""
+    events = _greeting_events(*earlier)
     tracker = Tracker.from_dict(
         {"sender_id": "customer-1", "slots": {}, "latest_message": events[-1]["parse_data"],
          "events": events, "paused": False, "active_loop": {},
@@ -300,3 +313,24 @@ async def test_a_greeting_that_opened_the_session_is_not_answered_twice(rules_fi
     action = ActionWelcome(clock=lambda: WED_NOON, rules=rules_file)
     assert await action.run(dispatcher, tracker, {}) == []
     assert dispatcher.messages == []
+
+
+async def test_a_greeting_after_a_silent_session_start_is_answered(rules_file):
+    """No welcome was due at this session start: the last session's bot line does not count."""
+    events = [
+        {"event": "user", "text": "thanks"},
+        {"event": "bot", "text": "Take care!", "metadata": {}},
+        {"event": "action", "name": "action_session_start"},
+        {"event": "session_started"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}},
+    ]
+    log = {"welcome_webchat": (WED_NOON - timedelta(minutes=5)).isoformat()}
+    tracker = Tracker.from_dict(
+        {"sender_id": "customer-1", "slots": {"welcome_log": log},
+         "latest_message": events[-1]["parse_data"], "events": events, "paused": False,
+         "active_loop": {}, "latest_action_name": "action_listen"}
+    )  # fmt: skip
+    dispatcher = CollectingDispatcher()
+    await ActionWelcome(clock=lambda: WED_NOON, rules=rules_file).run(dispatcher, tracker, {})
+    assert [m["text"] for m in dispatcher.messages] == ["Hi again! How can I help?"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+import yaml
 
 from tests.e2e.clients import Conversation, IntakeThread
-from tests.e2e.stack import wait_for
+from tests.e2e.stack import ROOT, wait_for
 
 pytestmark = pytest.mark.slow
 DELIVERY_SECONDS = 30.0  # the relay retries with backoff from 1 s
@@ -17,6 +18,9 @@ def test_welcome_inside_business_hours(actions, customer: Conversation) -> None:
     actions(open_now=True)
     replies = customer.say("hi there")
     assert any("virtual assistant" in reply and 'type "agent"' in reply for reply in replies)
+    # The session start sent the welcome: the greeting is not answered a second time.
+    greet_again = yaml.safe_load((ROOT / "bot/welcome.yml").read_text())["greet_again"]["en"]
+    assert greet_again not in replies, replies
 
 
 def test_welcome_outside_business_hours_says_when_the_team_is_back(

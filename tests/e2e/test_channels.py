@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from handoff.notices import notice as customer_notice
 from tests.e2e.channels import Agent, MetaCustomer, WebChatCustomer
 from tests.e2e.conftest import Product
 
@@ -16,7 +17,7 @@ async def hand_back_and_continue(customer: MetaCustomer, agent: Agent, pk: str) 
     """The agent's part, then the bot again: shared by every channel."""
     await agent.act(pk, "claim")
     joined = await customer.wait_for("joined the conversation")
-    assert joined == "Dana from Lumen Home support joined the conversation."
+    assert joined == customer_notice("joined", "en", agent="Dana", brand="Lumen Home")
 
     await agent.act(pk, "messages", {"text": "Hi, I'm Dana. I can see the double charge."})
     line = await customer.wait_for("I can see the double charge")

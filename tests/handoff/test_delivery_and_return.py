@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from handoff.app import create_app
+from handoff.notices import notice as customer_notice
 from handoff.roles import Role
 from tests.handoff.conftest import DELIVERY_TOKEN
 from tests.handoff.factories import make_agent, make_conversation
@@ -69,7 +70,7 @@ async def test_reply_is_stored_then_delivered(
         notice = connector.requests[0]
         assert (notice.body["author_type"], notice.body["text"]) == (
             "system",
-            "Dana from Lumen Home support joined the conversation.",
+            customer_notice("joined", "en", agent="Dana", brand="Lumen Home"),
         )
         url = f"/api/v1/conversations/{conversation['id']}"
         answer = await api.post(
@@ -151,3 +152,24 @@ async def test_rasa_refusing_leaves_the_conversation_assigned(sessions, service_
         answer = await api.post(f"{url}/return-to-bot", token=agent.token)
         assert answer.status == 502 and answer.body["error"] == "rasa_unavailable"
         assert (await api.get(url, token=agent.token)).body["status"] == "assigned"
+
+
+async def test_notices_are_in_the_customer_s_language(sessions, service_with):
+    async with AsyncExitStack() as stack:
+        connector = await stack.enter_async_context(fake_server([NOTICE_SENT, NOTICE_SENT]))
+        api = await service_with(connector.url, stack)
+        agent = await make_agent(sessions, name="Dana")
+        conversation = await make_conversation(
+            sessions, conversation_id="sender-de", customer={"id": "sender-de", "language": "de-DE"}
+        )
+        url = f"/api/v1/conversations/{conversation['id']}"
+        assert (await api.post(f"{url}/claim", token=agent.token)).status == 200
+        assert (await api.post(f"{url}/resolve", token=agent.token)).status == 200
+
+    said = [request.body["text"] for request in connector.requests]
+    in_german = [
+        customer_notice(name, "de", agent="Dana", brand="Lumen Home")
+        for name in ("joined", "closed")
+    ]
+    assert said == in_german
+    assert said[0] != customer_notice("joined", "en", agent="Dana", brand="Lumen Home")

@@ -9,6 +9,7 @@ import uuid
 
 import aiohttp
 
+from handoff.notices import notice as customer_notice
 from tests.handoff.conftest import API_TOKEN
 from tests.handoff.factories import handoff_body, make_agent, user_event
 
@@ -38,7 +39,7 @@ async def test_agent_sees_handoffs_and_customer_messages_live(client, sessions, 
         notice = (await next_event(ws, "message.created"))["message"]
         assert (notice["author_type"], notice["text"]) == (
             "system",
-            f"{agent.name} from Lumen Home support joined the conversation.",
+            customer_notice("joined", "en", agent=agent.name, brand="Lumen Home"),
         )
 
         sender = body["conversation_id"]

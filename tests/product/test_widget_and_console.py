@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.support.ui import WebDriverWait
 
+from handoff.notices import notice as customer_notice
 from tests.connectors.browser.widget_page import Line as WidgetLine
 from tests.connectors.browser.widget_page import WidgetPage
 from tests.handoff.browser.console_page import SCREENSHOTS, ConsolePage
@@ -66,7 +67,7 @@ def test_a_web_chat_customer_is_handed_to_an_agent_and_back(
 
     console.claim()
     joined = widget_line(widget, "system", "joined the conversation")
-    assert joined.text == "Dana from Lumen Home support joined the conversation."
+    assert joined.text == customer_notice("joined", "en", agent="Dana", brand="Lumen Home")
 
     console.type_and_enter("Hi, I'm Dana. How can I help?")
     answer = widget_line(widget, "agent", "How can I help?")

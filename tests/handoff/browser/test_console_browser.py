@@ -9,6 +9,7 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
+from handoff.notices import notice as customer_notice
 from tests.handoff.browser.console_page import ConsolePage, Line
 from tests.handoff.browser.factories import (
     handoff_request,
@@ -91,7 +92,8 @@ def test_a_new_handoff_appears_live_and_the_agent_answers_it(
     assert (line.head, line.text, line.align) == ("Dana", answer, "flex-end")
     assert len(agent_lines(console)) == 1, "the reply and its live event are one line"
     console.until(lambda: "Sent" in agent_lines(console)[0].foot, "the reply is not marked sent")
-    assert delivery.texts("system") == ["Dana from Lumen Home support joined the conversation."]
+    joined = customer_notice("joined", "en", agent="Dana", brand="Lumen Home")
+    assert delivery.texts("system") == [joined]
     assert delivery.by("agent") == [
         {
             "conversation_id": billing["conversation_id"],
