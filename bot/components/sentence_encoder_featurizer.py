@@ -26,7 +26,7 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.encoder import DIMENSION, TokenEncoding, encode_tokens
+from bot.encoder import DIMENSION, TokenEncoding, encode_tokens, encoder_version
 
 
 def align_to_tokens(encoding: TokenEncoding, tokens: list[Token]) -> np.ndarray:
@@ -51,7 +51,8 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return DenseFeaturizer.get_default_config()
+        # Part of Rasa's cache key: another model package version re-encodes the training data.
+        return {**DenseFeaturizer.get_default_config(), "encoder": encoder_version()}
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
