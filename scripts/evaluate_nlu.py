@@ -14,6 +14,7 @@ examples are only ever listed for the dev half (--errors).
 
 Figures per model, dataset and half, each with a bootstrap 95% interval and its n:
 - `accuracy`, `macro_f1`: on the mapped examples (nlu_fallback counts as out_of_scope);
+- `topic_accuracy`: the same on the examples of a triage topic (billing, login, delivery);
 - `oos_handled`: out-of-scope examples predicted out_of_scope or nlu_fallback (so neither
   triaged nor answered from the FAQ); `oos_triaged_or_faq`: the harmful share;
 - `bot_challenge`: bot-challenge questions predicted bot_challenge, `bot_challenge_as_human`:
@@ -165,6 +166,8 @@ def figures(
     guess = [normalise(label) for label in predicted]
     add("accuracy", mapped, lambda ix: rate([guess[i] == truth[i] for i in ix]))
     add("macro_f1", mapped, lambda ix: macro_f1([truth[i] for i in ix], [guess[i] for i in ix]))
+    topics = [i for i in mapped if truth[i] in TRIAGE_TOPICS]
+    add("topic_accuracy", topics, lambda ix: rate([guess[i] == truth[i] for i in ix]))
     oos = [i for i in mapped if truth[i] == OUT_OF_SCOPE]
     add("oos_handled", oos, lambda ix: rate([guess[i] == OUT_OF_SCOPE for i in ix]))
     add(

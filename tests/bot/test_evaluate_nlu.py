@@ -40,6 +40,7 @@ def test_fallback_counts_as_out_of_scope_and_faq_answers_as_harm() -> None:
     assert result["oos_handled"]["n"] == 4
     assert result["oos_triaged_or_faq"]["value"] == 0.5
     assert result["accuracy"]["value"] == pytest.approx(3 / 5)
+    assert result["topic_accuracy"] == {**result["topic_accuracy"], "value": 1.0, "n": 1}
     assert result["human_false_rate"] == {**result["human_false_rate"], "value": 1 / 6, "n": 6}
     assert "bot_challenge" not in result  # no such examples: no figure rather than a made-up 0
     for figure in result.values():
