@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
         "--model", action="append", default=[], metavar="NAME=PATH",
         help="a trained model to evaluate (repeatable); default: train both pipelines",
     )  # fmt: skip
+    parser.add_argument(
+        "--max-epochs", type=int, help="cap the epochs when training (quicker, rougher figures)"
+    )
     parser.add_argument("--errors", action="store_true", help="list dev-half misclassifications")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -266,7 +269,9 @@ def main(argv: list[str] | None = None) -> None:
     if not models:
         for pipeline in PIPELINES:
             print(f"training the {pipeline} pipeline ...", file=sys.stderr)
-            models[pipeline], training_seconds[pipeline] = train(pipeline, ROOT / "models" / "eval")
+            models[pipeline], training_seconds[pipeline] = train(
+                pipeline, ROOT / "models" / "eval", args.max_epochs
+            )
 
     results: dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]] = {}
     everything = [example for examples in datasets.values() for example in examples]
@@ -293,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
             {
                 "models": {name: str(path) for name, path in models.items()},
                 "training_seconds": training_seconds,
+                "max_epochs": args.max_epochs,
                 "bootstrap_samples": BOOTSTRAP_SAMPLES,
                 "results": results,
             },
