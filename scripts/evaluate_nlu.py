@@ -114,6 +114,19 @@ def load_datasets(
     return datasets
 
 
+def sample(examples: list[Example], per_intent: int) -> list[Example]:
+    """At most `per_intent` examples of each of our intents (unmapped ones as one group),
+    drawn with a fixed seed, in their original order."""
+    groups: dict[str | None, list[int]] = {}
+    for index, example in enumerate(examples):
+        groups.setdefault(example.intent, []).append(index)
+    rng = random.Random(0)
+    keep = {
+        i for indices in groups.values() for i in rng.sample(indices, min(per_intent, len(indices)))
+    }
+    return [example for index, example in enumerate(examples) if index in keep]
+
+
 def normalise(predicted: str) -> str:
     return OUT_OF_SCOPE if predicted == FALLBACK else predicted
 
@@ -255,12 +268,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--max-epochs", type=int, help="cap the epochs when training (quicker, rougher figures)"
     )
+    parser.add_argument(
+        "--per-intent",
+        type=int,
+        help="evaluate at most N examples per intent (and N unmapped) of each dataset: quicker",
+    )
     parser.add_argument("--errors", action="store_true", help="list dev-half misclassifications")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
     mapping = yaml.safe_load(MAPPING.read_text())
     datasets = load_datasets(args.data_dir, mapping)
+    if args.per_intent:
+        datasets = {name: sample(examples, args.per_intent) for name, examples in datasets.items()}
     models: dict[str, Path] = {}
     training_seconds: dict[str, float] = {}
     for item in args.model:
@@ -299,6 +319,7 @@ def main(argv: list[str] | None = None) -> None:
                 "models": {name: str(path) for name, path in models.items()},
                 "training_seconds": training_seconds,
                 "max_epochs": args.max_epochs,
+                "per_intent": args.per_intent,
                 "bootstrap_samples": BOOTSTRAP_SAMPLES,
                 "results": results,
             },
