@@ -153,17 +153,21 @@ class GraphApiThread:
 
 
 async def start_bot(
-    stack: AsyncExitStack, workdir: Path, graph_url: str = NOWHERE, handoff_url: str = NOWHERE
+    stack: AsyncExitStack,
+    workdir: Path,
+    graph_url: str = NOWHERE,
+    handoff_url: str = NOWHERE,
+    model: Path = MODEL,
 ) -> str:
     """The action server (team open around the clock) and the Rasa server, stopped when
     `stack` closes; the Rasa server's URL."""
-    if not MODEL.exists():
-        raise BenchmarkError(f"{MODEL} is missing: run `make train` first.")
+    if not await asyncio.to_thread(model.exists):
+        raise BenchmarkError(f"{model} is missing: run `make train` first.")
     action_port, rasa_port = free_port(), free_port()
     rules = rules_file(workdir / "welcome.yml", open_now=True)
     for process in (
         action_server(action_port, workdir, handoff_url, rules),
-        rasa_server(rasa_port, action_port, workdir, MODEL, graph_url),
+        rasa_server(rasa_port, action_port, workdir, model, graph_url),
     ):
         stack.callback(process.stop)
         await asyncio.to_thread(process.start)

