@@ -25,7 +25,7 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, EXTERNAL_MESSAGE_PREFIX
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
@@ -100,7 +100,11 @@ class EscalationPolicy(Policy):
         probabilities = self._default_predictions(domain)
         events: list[SlotSet] = []
         reason: str | None = None
-        if tracker.latest_action_name == ACTION_LISTEN_NAME and tracker.latest_message:
+        latest = tracker.latest_message
+        customer_turn = latest is not None and not (latest.text or "").startswith(
+            EXTERNAL_MESSAGE_PREFIX  # an intent triggered through Rasa's API: not the customer
+        )
+        if tracker.latest_action_name == ACTION_LISTEN_NAME and customer_turn:
             frustration = self._turn_frustration(tracker)
             events.append(SlotSet("frustration", frustration.as_dict()))
             reason = self._reason_after_user_turn(tracker, frustration)

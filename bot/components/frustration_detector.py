@@ -16,6 +16,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import EXTERNAL_MESSAGE_PREFIX
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -23,6 +24,9 @@ from bot.frustration import FrustrationModel, FrustrationResult, default_model
 
 FRUSTRATION_KEY = "frustration"
 NOT_TYPED = FrustrationResult(0.0, ())  # a button payload, not something the customer typed
+# Button payloads ("/request_human") and intents triggered through Rasa's API ("EXTERNAL:
+# handoff_ended" when an agent hands back) are not the customer's words: never scored.
+NOT_WORDS = ("/", EXTERNAL_MESSAGE_PREFIX)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -43,7 +47,7 @@ class FrustrationDetector(GraphComponent):
         return cls(default_model())
 
     def process(self, messages: list[Message]) -> list[Message]:
-        typed = [m for m in messages if not (m.get("text") or "").startswith("/")]
+        typed = [m for m in messages if not (m.get("text") or "").startswith(NOT_WORDS)]
         scored = dict(
             zip(
                 map(id, typed),

@@ -175,3 +175,14 @@ def test_no_second_handoff_while_a_person_owns_the_conversation(tmp_path, domain
 def test_bad_settings_are_refused_with_the_setting_named(tmp_path, overrides) -> None:
     with pytest.raises(InvalidConfigException, match=next(iter(overrides))):
         make_policy(tmp_path, **overrides)
+
+
+def test_an_agent_handing_back_is_not_the_customer_and_never_hands_off_again(
+    tmp_path, domain
+) -> None:
+    """Return to bot triggers `EXTERNAL: handoff_ended` through Rasa's API: the upper-case
+    prefix once read as shouting and handed the customer straight back to the queue."""
+    angry = "THIS IS THE THIRD TIME I ASK, your app is useless!!!"
+    tracker = tracker_of(domain, said(angry), said("EXTERNAL: handoff_ended", "handoff_ended", 1.0))
+    reason, _ = handoff_reason(make_policy(tmp_path), tracker, domain)
+    assert reason is None

@@ -73,6 +73,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     service = HandoffService(workdir, "http://127.0.0.1:9")  # no connector: deliveries fail
     # Fuzzed logins fail by the hundred from one address; the throttle has its own tests.
     service.env["LOGIN_FAILURES_PER_ADDRESS"] = "1000000"
+    # every feature on, so that a 503 "not configured" never stands in for the real answer
+    service.env["SECURE_FORM_KEY"] = "schemathesis-secure-form-key-0123456789"
+    service.env["ERASURE_TOKEN"] = "schemathesis-erasure-token"
     service.seed_demo()
     service.cli("create-admin", "--email", ADMIN[0], "--name", "Ada Admin", "--password", ADMIN[1])
     service.start()
