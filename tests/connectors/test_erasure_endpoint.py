@@ -19,6 +19,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from actions.clients.handoff_intake import HandoffOutbox
+from connectors.common.deliveries import DeliveryLedger
 from connectors.common.seen import SeenMessages
 from connectors.erasure import ErasureInput
 from connectors.messenger.parsing import Receipt
@@ -69,7 +70,7 @@ class Bot:
         whatsapp = WhatsAppState(state)
         await whatsapp.record_inbound(sender, time.time())
         await whatsapp.record(StatusUpdate(f"wamid.out-{sender}-{n}", "read", sender, time.time()))
-        await whatsapp.record_delivery(f"hm-{sender}-{n}", f"wamid.agent-{sender}-{n}")
+        await DeliveryLedger(state, "whatsapp").claim(f"hm-{sender}-{n}")
         await ConversationState(state).record_receipt(Receipt(sender, "read", 1000 * n))
         await HandoffOutbox(self.workdir / "outbox.sqlite3").enqueue(
             {"conversation_id": sender, "customer": {"name": "Ana"}}
@@ -84,11 +85,7 @@ class Bot:
             "seen": ("connectors.sqlite3", "seen_messages", "message_id LIKE '%' || ? || '%'"),
             "inbound": ("connectors.sqlite3", "whatsapp_last_inbound", "wa_id = ?"),
             "statuses": ("connectors.sqlite3", "whatsapp_statuses", "recipient_id = ?"),
-            "deliveries": (
-                "connectors.sqlite3",
-                "whatsapp_deliveries",
-                "handoff_message_id LIKE '%' || ? || '%'",
-            ),
+            "deliveries": ("connectors.sqlite3", "deliveries", "message_id LIKE '%' || ? || '%'"),
             "messenger": ("connectors.sqlite3", "messenger_conversations", "psid = ?"),
             "outbox": ("outbox.sqlite3", "handoff_outbox", "conversation_id = ?"),
         }
@@ -143,7 +140,7 @@ async def test_one_customer_is_erased_from_every_store_and_nobody_else(bot: Bot)
         "seen_messages": 2,
         "whatsapp_last_inbound": 1,
         "whatsapp_statuses": 2,
-        "whatsapp_deliveries": 2,
+        "deliveries": 2,
         "messenger_conversations": 1,
     }
     assert await bot.agent.tracker_store.retrieve(ANA) is None
