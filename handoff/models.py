@@ -176,6 +176,9 @@ class Message(Base):
     frustration_signals: Mapped[list[Any]] = mapped_column(default=list)
     delivery_status: Mapped[str | None] = mapped_column(String(20))
     delivery_error: Mapped[str | None] = mapped_column(Text)
+    # a reaction's line: the channel id of the line reacted to (its emoji is the text)
+    reaction_to: Mapped[str | None] = mapped_column(String(255))
+    notice_kind: Mapped[str | None] = mapped_column(String(50))  # a channel's system notice
     created_at: Mapped[datetime]
 
 

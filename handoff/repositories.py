@@ -130,6 +130,8 @@ class Messages:
                 attachments=line.attachments,
                 channel_message_id=line.channel_message_id,
                 intent=line.intent,
+                reaction_to=line.reaction_to,
+                notice_kind=line.notice_kind,
                 frustration_score=frustration.score if frustration else None,
                 frustration_signals=list(frustration.signals) if frustration else [],
                 created_at=line.created_at,

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from contracts.values import format_time
 from handoff.models import Agent, Conversation, Message, Note, Team
 from handoff.states import WITH_PEOPLE, Status
 
@@ -13,7 +14,7 @@ JSON = dict[str, Any]
 
 
 def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else None
+    return format_time(moment) if moment else None
 
 
 def frustration(score: float | None, signals: Sequence[str]) -> JSON | None:
@@ -89,6 +90,10 @@ def message(row: Message) -> JSON:
         "frustration": frustration(row.frustration_score, row.frustration_signals),
         "delivery_status": row.delivery_status,
         "delivery_error": row.delivery_error,
+        "reaction": (
+            {"message_id": row.reaction_to, "emoji": row.text} if row.reaction_to else None
+        ),
+        "notice_kind": row.notice_kind,
     }
 
 

@@ -1,24 +1,27 @@
-"""Rasa broker events (`{"sender_id": ..., **event.as_dict()}`) as transcript lines or updates.
+"""Rasa broker events (`{"sender_id": ..., **event.as_dict()}`) and intake transcript lines as
+the store's transcript lines or updates.
 
 Pure functions. Each event is validated at this boundary against an explicit shape per event
 type (`UserEvent`, `BotEvent`, `SlotEvent`, any other type as `AnyEvent`); an event that does
 not fit raises `InvalidInput` naming the field, and nothing else is raised for any JSON input,
-so a source can set it aside and go on. Dedupe keys are shared with the intake transcript so a
-line that reaches the store both ways is kept once: `user` -> its `message_id`; `bot` ->
-`metadata.handoff_message_id` when the line was sent by this service through a connector, else
-a hash of timestamp and text.
+so a source can set it aside and go on. Which line an event is, and the line's dedupe key, are
+the contract the bot's transcript shares (`contracts/transcript.py`): an event is turned into
+the same `TranscriptLine` the intake request carries, and both become a `Line` in `line_of`, so
+a line that reaches the store both ways is kept once.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
-
+from contracts.errors import ContractError
+from contracts.transcript import Attachment, Reaction, SystemNotice, dedupe_key, transcript_line
+from contracts.transcript import handoff_key as handoff_key
+from contracts.values import CUSTOMER, channel_name
 from handoff.ingest.shapes import (
+    AuthorType,
     Chars,
     Clean,
     FrustrationShape,
@@ -26,18 +29,16 @@ from handoff.ingest.shapes import (
     Shape,
     Storable,
     Time,
+    contract_checked,
     event_time,
     validated,
 )
-
-__all__ = ["InvalidInput", "event_time", "map_event"]
-
 from handoff.pii import mask_text
 
-CHANNEL_ALIASES = {"rest": "webchat", "facebook": "messenger"}
+__all__ = ["InvalidInput", "event_time", "handoff_key", "line_of", "map_event"]
+
 # Message ids become dedupe keys (`user:<id>`, `handoff:<id>`) in a 255-character column.
 MessageId = Annotated[str, Chars(240), Storable]
-Attachments = list[dict[str, Any] | Clean]
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,12 @@ class Frustration:
 
 @dataclass(frozen=True)
 class Line:
-    """A transcript line for the conversation `conversation_id` (Rasa sender id)."""
+    """A transcript line for the conversation `conversation_id` (Rasa sender id).
+
+    `attachments` are the contract's `Attachment.to_json()` objects; a reaction's line holds
+    the emoji as its text and the reacted-to line's channel id in `reaction_to`; a channel's
+    system notice is a `system` line with its `notice_kind`.
+    """
 
     conversation_id: str
     dedupe_key: str
@@ -72,6 +78,8 @@ class Line:
     intent: str | None = None
     frustration: Frustration | None = None
     channel: str | None = None
+    reaction_to: str | None = None
+    notice_kind: str | None = None
 
     @property
     def at(self) -> datetime:
@@ -98,26 +106,53 @@ class Seen:
 Mapped = Line | FrustrationReading | Seen
 
 
-def content_key(kind: str, at: datetime, text: str) -> str:
-    stamp = at.isoformat(timespec="milliseconds")
-    return f"{kind}:" + hashlib.sha256(f"{stamp}\n{text}".encode()).hexdigest()[:40]
+class TranscriptLine(Shape):
+    """A line of the contract (`contracts.transcript.LINE_FIELDS`), as the store can keep it."""
+
+    author_type: AuthorType | None = None
+    text: Clean
+    timestamp: Time
+    author_name: Annotated[str, Chars(200), Storable] | None = None
+    message_id: MessageId | None = None
+    handoff_message_id: MessageId | None = None
+    intent: Annotated[str, Chars(200), Storable] | None = None
+    frustration: FrustrationShape | None = None
+    channel: Annotated[str, Chars(50), Storable] | None = None
+    attachments: Annotated[
+        tuple[Attachment, ...] | None, contract_checked(Attachment.list_from_json)
+    ] = None
+    reaction: Annotated[Reaction | None, contract_checked(Reaction.from_json)] = None
+    system_notice: Annotated[SystemNotice | None, contract_checked(SystemNotice.from_json)] = None
 
 
-def customer_key(message_id: str | None, at: datetime, text: str) -> str:
-    return f"user:{message_id}" if message_id else content_key("user", at, text)
+def line_of(conversation_id: str, line: TranscriptLine) -> Line:
+    """The store's line for a checked transcript line: text and captions masked, its key."""
+    author = line.author_type or "bot"
+    from_customer_side = author == CUSTOMER or line.system_notice is not None
+    said = mask_text(line.text or (line.reaction.emoji if line.reaction else ""))
+    message_id = line.message_id if from_customer_side else None
+    return Line(
+        conversation_id=conversation_id,
+        dedupe_key=dedupe_key(author, line.timestamp, said, message_id, line.handoff_message_id),
+        author_type=author,
+        author_name=line.author_name,
+        text=said,
+        created_at=line.timestamp,
+        attachments=[_masked(attachment) for attachment in line.attachments or ()],
+        channel_message_id=message_id,
+        intent=line.intent if author == CUSTOMER else None,
+        frustration=Frustration.of(line.frustration),
+        channel=channel_name(line.channel),
+        reaction_to=line.reaction.message_id if line.reaction else None,
+        notice_kind=line.system_notice.kind if line.system_notice else None,
+    )
 
 
-def handoff_key(handoff_message_id: str) -> str:
-    """The key of a line this service created (agent reply, system line) and delivered."""
-    return f"handoff:{handoff_message_id}"
-
-
-def bot_key(handoff_message_id: str | None, at: datetime, text: str) -> str:
-    return handoff_key(handoff_message_id) if handoff_message_id else content_key("bot", at, text)
-
-
-def channel_name(value: str | None) -> str | None:
-    return CHANNEL_ALIASES.get(value, value) if value else None
+def _masked(attachment: Attachment) -> dict[str, Any]:
+    shown = attachment.to_json()
+    if attachment.caption:
+        shown["caption"] = mask_text(attachment.caption)
+    return shown
 
 
 class AnyEvent(Shape):
@@ -129,7 +164,6 @@ class AnyEvent(Shape):
 
 
 class UserMetadata(Shape):
-    attachments: Attachments | None = Field(default=None, max_length=50)
     is_external: Any = None
 
 
@@ -179,14 +213,12 @@ def map_event(event: Any) -> Mapped | None:
     kind = event.get("event")
     if kind == "user":
         user = validated(UserEvent, event)
-        if user.metadata and user.metadata.is_external:
+        metadata = user.metadata or (user.parse_data.metadata if user.parse_data else None)
+        if metadata and metadata.is_external:
             return None  # an intent triggered through Rasa's API (return to bot), not the customer
-        return _customer_line(user)
+        return _line(user, event)
     if kind == "bot":
-        bot = validated(BotEvent, event)
-        if bot.text:
-            return _bot_line(bot)
-        return Seen(bot.sender_id, bot.timestamp)
+        return _line(validated(BotEvent, event), event)
     if kind == "slot":
         slot = validated(SlotEvent, event)
         if slot.name == "frustration" and isinstance(slot.value, dict):
@@ -199,32 +231,13 @@ def map_event(event: Any) -> Mapped | None:
     return Seen(other.sender_id, other.timestamp)
 
 
-def _customer_line(event: UserEvent) -> Line:
-    parse_data = event.parse_data or ParseData()
-    metadata = event.metadata or parse_data.metadata or UserMetadata()
-    text = mask_text(event.text or "")
-    return Line(
-        conversation_id=event.sender_id,
-        dedupe_key=customer_key(event.message_id, event.timestamp, text),
-        author_type="customer",
-        text=text,
-        created_at=event.timestamp,
-        attachments=list(metadata.attachments or []),
-        channel_message_id=event.message_id,
-        intent=parse_data.intent.name if parse_data.intent else None,
-        frustration=Frustration.of(parse_data.frustration),
-        channel=channel_name(event.input_channel),
-    )
-
-
-def _bot_line(event: BotEvent) -> Line:
-    metadata = event.metadata or BotMetadata()
-    text = mask_text(event.text or "")
-    return Line(
-        conversation_id=event.sender_id,
-        dedupe_key=bot_key(metadata.handoff_message_id, event.timestamp, text),
-        author_type=metadata.author_type or "bot",
-        author_name=metadata.author_name,
-        text=text,
-        created_at=event.timestamp,
-    )
+def _line(checked: AnyEvent, event: dict[str, Any]) -> Line | Seen:
+    """The contract's line for a checked user or bot event; Seen when it is no line (a bot
+    message without text, a user message with nothing to show)."""
+    try:
+        line = transcript_line(event)
+    except ContractError as error:
+        raise InvalidInput(error.field, error.problem, error.missing) from None
+    if line is None:
+        return Seen(checked.sender_id, checked.timestamp)
+    return line_of(checked.sender_id, validated(TranscriptLine, line))

@@ -8,8 +8,8 @@ naming the field, never a database error later.
 
 from __future__ import annotations
 
-import math
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -22,17 +22,18 @@ from pydantic import (
     ValidationError,
 )
 
+from contracts.errors import ContractError
+from contracts.values import parse_time, storable
+
 AuthorType = Literal["customer", "bot", "agent", "system"]
+event_time = parse_time  # a Rasa event timestamp (epoch seconds) or ISO-8601 string, as UTC
 
 
-class InvalidInput(ValueError):
+class InvalidInput(ContractError):
     """Input that does not fit the store; `field` is the dotted path of the first bad value."""
 
     def __init__(self, field: str, problem: str, missing: bool = False) -> None:
-        super().__init__(f"{field}: {problem}" if field else problem)
-        self.field = field
-        self.problem = problem
-        self.missing = missing
+        super().__init__(field, problem, missing=missing)
 
     @classmethod
     def from_validation(cls, error: ValidationError) -> InvalidInput:
@@ -40,18 +41,12 @@ class InvalidInput(ValueError):
         field = "".join(
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
         ).lstrip(".")
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, ContractError):  # a contract's own check (`contract_checked`)
+            inner = cause.within(field)
+            return cls(inner.field, inner.problem, missing=inner.missing)
         problem = first["msg"].removeprefix("Value error, ")
         return cls(field, problem, missing=first["type"] == "missing")
-
-
-def _storable(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-    return value
 
 
 def Chars(max_length: int | None = None, min_length: int = 0) -> StringConstraints:
@@ -59,33 +54,14 @@ def Chars(max_length: int | None = None, min_length: int = 0) -> StringConstrain
     return StringConstraints(strict=True, min_length=min_length, max_length=max_length)
 
 
-Storable = AfterValidator(_storable)
+Storable = AfterValidator(storable)
 # A string any Text column can store; strict: no other type is turned into one.
 Clean = Annotated[str, Chars(), Storable]
 
 
-def event_time(timestamp: Any) -> datetime:
-    """A Rasa event timestamp (epoch seconds) or ISO-8601 string, as UTC, to the millisecond.
-
-    Anything else, or a time a datetime cannot hold (`1e20`), is a ValueError.
-    """
-    try:
-        if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
-            if not math.isfinite(timestamp):
-                raise ValueError("not a finite number")
-            moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-        elif isinstance(timestamp, str) and timestamp:
-            moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-            moment = (
-                moment.astimezone(timezone.utc)
-                if moment.tzinfo
-                else moment.replace(tzinfo=timezone.utc)
-            )
-        else:
-            raise ValueError("neither epoch seconds nor an ISO-8601 string")
-    except (ValueError, OverflowError, OSError) as error:
-        raise ValueError(f"not a usable time ({error}): {str(timestamp)[:40]!r}") from None
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+def contract_checked(parse: Callable[[Any], Any]) -> PlainValidator:
+    """A field checked by the contract's own `from_json` (null stays None)."""
+    return PlainValidator(lambda value: None if value is None else parse(value))
 
 
 Time = Annotated[datetime, PlainValidator(event_time)]

@@ -15,17 +15,10 @@ from pydantic import BeforeValidator, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.values import channel_name
 from handoff.errors import BadRequest, Invalid
-from handoff.ingest.mapping import (
-    Frustration,
-    Line,
-    MessageId,
-    bot_key,
-    channel_name,
-    customer_key,
-)
+from handoff.ingest.mapping import Frustration, Line, TranscriptLine, line_of
 from handoff.ingest.shapes import (
-    AuthorType,
     Chars,
     Clean,
     FrustrationShape,
@@ -37,7 +30,6 @@ from handoff.ingest.shapes import (
 )
 from handoff.live import Broadcaster
 from handoff.models import IntakeRequest, utc_now
-from handoff.pii import mask_text
 from handoff.repositories import Conversations, History, Messages, status_in
 from handoff.services.views import load_conversation
 from handoff.states import Action, transition
@@ -201,18 +193,6 @@ class PriorityShape(Shape):
     first_response_minutes: Annotated[int, Field(ge=0, le=MAX_FIRST_RESPONSE_MINUTES)] | None = None
 
 
-class TranscriptLine(Shape):
-    author_type: AuthorType | None = None
-    text: Clean
-    timestamp: Time
-    author_name: Annotated[str, Chars(200), Storable] | None = None
-    message_id: MessageId | None = None
-    handoff_message_id: MessageId | None = None
-    intent: Annotated[str, Chars(200), Storable] | None = None
-    frustration: FrustrationShape | None = None
-    channel: Annotated[str, Chars(50), Storable] | None = None
-
-
 class HandoffBody(Shape):
     conversation_id: Annotated[str, Chars(255, min_length=1), Storable]
     channel: Annotated[str, Chars(50), Storable] | None = None
@@ -262,27 +242,5 @@ def parse_handoff(body: Any) -> Handoff:
         frustration=Frustration.of(shape.frustration),
         escalation_reason=shape.escalation_reason,
         requested_at=shape.requested_at,
-        transcript=[_line(shape.conversation_id, line) for line in shape.transcript or []],
-    )
-
-
-def _line(conversation_id: str, line: TranscriptLine) -> Line:
-    author = line.author_type or "bot"
-    customer = author == "customer"
-    text = mask_text(line.text)
-    if customer:
-        key = customer_key(line.message_id, line.timestamp, text)
-    else:
-        key = bot_key(line.handoff_message_id, line.timestamp, text)
-    return Line(
-        conversation_id=conversation_id,
-        dedupe_key=key,
-        author_type=author,
-        author_name=line.author_name,
-        text=text,
-        created_at=line.timestamp,
-        channel_message_id=line.message_id if customer else None,
-        intent=line.intent if customer else None,
-        frustration=Frustration.of(line.frustration),
-        channel=channel_name(line.channel),
+        transcript=[line_of(shape.conversation_id, line) for line in shape.transcript or []],
     )

@@ -184,6 +184,7 @@ async def _anonymise(
         "text": "",
         "attachments": [],
         "channel_message_id": None,
+        "reaction_to": None,
         "delivery_error": None,
         "dedupe_key": literal(ANONYMISED_PREFIX) + Message.id,
     }

@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 
 import pytest
 
+from contracts.transcript import Attachment, dedupe_key
 from handoff.ingest.mapping import (
     Frustration,
     FrustrationReading,
     Line,
     Seen,
-    customer_key,
     event_time,
     map_event,
 )
@@ -25,7 +25,7 @@ def test_user_event_is_a_customer_line():
     event = user_event(
         "s1", "my bill is WRONG", T, "mid-1", frustration={"score": 0.6, "signals": ["shouting"]}
     )
-    event["metadata"] = {"attachments": [{"type": "image", "url": "https://x/1.png"}]}
+    event["metadata"] = {"attachments": [{"kind": "image", "media_id": "m-7", "caption": "bill"}]}
     line = map_event(event)
     assert line == Line(
         conversation_id="s1",
@@ -33,7 +33,7 @@ def test_user_event_is_a_customer_line():
         author_type="customer",
         text="my bill is WRONG",
         created_at=datetime.fromtimestamp(T, timezone.utc).replace(microsecond=123000),
-        attachments=[{"type": "image", "url": "https://x/1.png"}],
+        attachments=[Attachment("image", caption="bill", media_id="m-7").to_json()],
         channel_message_id="mid-1",
         intent="greet",
         frustration=Frustration(0.6, ("shouting",)),
@@ -77,7 +77,7 @@ def test_a_line_has_the_same_key_from_the_broker_and_the_intake_transcript():
     ]
     assert from_intake == from_broker
     at = event_time(T)
-    assert customer_key(None, at, "x") != customer_key(None, at, "y")
+    assert dedupe_key("customer", at, "x") != dedupe_key("customer", at, "y")
 
 
 @pytest.mark.parametrize(
