@@ -25,17 +25,18 @@ from actions.priority import HandoffDecision, Mode, Priority, Team, TriageFacts,
 from actions.transcript import (
     build_transcript,
     current_session,
-    iso_utc,
     merge_frustration,
     peak_frustration,
 )
 from actions.welcome_rules import (
-    CHANNEL_ALIASES,
     WelcomeConfig,
     WelcomeRulesError,
     load_welcome_config_cached,
     rules_path,
 )
+from contracts.intake import TRIAGE_FIELDS, Customer, IntakeRequest
+from contracts.intake import Priority as IntakePriority
+from contracts.values import channel_name
 from customer_texts import CustomerTexts, TextsError, load_texts_cached
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def _slot_text(tracker: Tracker, name: str) -> str | None:
 def _channel(tracker: Tracker) -> str | None:
     metadata = tracker.get_slot("session_started_metadata") or {}
     channel = metadata.get("channel") or tracker.get_latest_input_channel()
-    return CHANNEL_ALIASES.get(channel, channel) if channel else None
+    return channel_name(channel)
 
 
 def _language(tracker: Tracker) -> str:
@@ -81,10 +82,7 @@ def build_request(tracker: Tracker, now: datetime) -> tuple[dict[str, Any], Hand
         if line["author_type"] == "customer" and not line["payload"]
     ]
     frustration = merge_frustration(peak_frustration(session), tracker.get_slot("frustration"))
-    triage = {
-        name: _slot_text(tracker, name)
-        for name in ("topic", "description", "reference", "mode_preference", "device_name")
-    }
+    triage = {name: _slot_text(tracker, name) for name in TRIAGE_FIELDS}
     escalation_reason = _slot_text(tracker, "escalation_reason")
     decision = decide(
         TriageFacts(
@@ -98,25 +96,26 @@ def build_request(tracker: Tracker, now: datetime) -> tuple[dict[str, Any], Hand
             device_name=triage["device_name"],
         )
     )
-    body = {
-        "conversation_id": tracker.sender_id,
-        "channel": _channel(tracker),
-        "customer": {"id": tracker.sender_id, "language": _language(tracker)},
-        "triage": triage,
-        "priority": {
-            "level": int(decision.priority),
-            "name": decision.priority.name.lower(),
-            "first_response_minutes": decision.first_response_minutes,
-        },
-        "mode": decision.mode.value,
-        "team": decision.team.value,
-        "tags": list(decision.tags),
-        "reasons": list(decision.reasons),
-        "frustration": frustration,
-        "escalation_reason": escalation_reason,
-        "transcript": transcript,
-        "requested_at": iso_utc(now.timestamp()),
-    }
+    request = IntakeRequest(
+        conversation_id=tracker.sender_id,
+        channel=_channel(tracker),
+        customer=Customer(id=tracker.sender_id, language=_language(tracker)),
+        triage=triage,
+        priority=IntakePriority(
+            level=int(decision.priority),
+            name=decision.priority.name.lower(),
+            first_response_minutes=decision.first_response_minutes,
+        ),
+        mode=decision.mode.value,
+        team=decision.team.value,
+        tags=list(decision.tags),
+        reasons=list(decision.reasons),
+        frustration=frustration,
+        escalation_reason=escalation_reason,
+        transcript=transcript,
+        requested_at=now,
+    )
+    body = request.to_json()
     return body, decision
 
 

@@ -23,13 +23,13 @@ from rasa_sdk.types import DomainDict
 
 from actions.transcript import current_session
 from actions.welcome_rules import (
-    CHANNEL_ALIASES,
     WelcomeConfig,
     WelcomeMessage,
     WelcomeRulesError,
     load_welcome_config_cached,
     rules_path,
 )
+from contracts.values import channel_name
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class _WelcomeAction(Action, ABC):
             metadata = {}
         channel = metadata.get("channel") or tracker.get_latest_input_channel() or DEFAULT_CHANNEL
         return _Audience(
-            channel=CHANNEL_ALIASES.get(channel, channel),
+            channel=channel_name(channel) or DEFAULT_CHANNEL,
             language=config.language_of(
                 metadata.get("language") or tracker.get_slot(LANGUAGE_SLOT)
             ),

@@ -35,14 +35,13 @@ from actions.business_hours import (
     check_ranges,
     parse_time_range,
 )
+from contracts.values import CHANNELS, channel_name
 from customer_texts import cached_until_changed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RULES_PATH = REPO_ROOT / "bot" / "welcome.yml"
 RULES_PATH_ENV = "WELCOME_RULES_PATH"
 
-CHANNELS = ("whatsapp", "messenger", "webchat")
-CHANNEL_ALIASES = {"rest": "webchat"}
 HOURS_CONDITIONS = ("open", "closed", "any")
 DEFAULT_TEXT_KEY = "default"
 
@@ -180,7 +179,7 @@ class WelcomeConfig:
         last_sent: Mapping[str, datetime],
     ) -> WelcomeMessage | None:
         """The welcome due now, or None (see the module docstring for the policy)."""
-        channel = CHANNEL_ALIASES.get(_normalize_key(channel), _normalize_key(channel))
+        channel = channel_name(_normalize_key(channel)) or ""
         language = self.language_of(language)
         queue = _normalize_key(queue) or None
         schedule = self.schedule_for(queue)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from contracts.delivery import DeliverRequest
+from contracts.values import FAILED, PENDING, SENT
 from handoff.http import Answer, RetryPolicy, Unreachable, post
 
 logger = logging.getLogger(__name__)
@@ -21,19 +23,12 @@ IN_PROGRESS_CHECKS = 10
 MAX_WAIT_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class Delivery:
-    conversation_id: str
-    channel: str | None
-    message_id: str
-    author_type: str
-    author_name: str | None
-    text: str
+Delivery = DeliverRequest  # what a connector's deliver endpoint takes (contracts.delivery)
 
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    status: str  # "sent", "failed", or "pending" while still in progress (delivery_status)
+    status: str  # SENT, FAILED, or PENDING while still in progress (delivery_status)
     channel_message_id: str | None = None
     error: str | None = None
 
@@ -50,23 +45,23 @@ class DeliveryClient:
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         """Send through the channel's own deliver endpoint, `/webhooks/<channel>/deliver`."""
         if not delivery.channel:
-            return DeliveryResult("failed", error="The conversation has no known channel.")
+            return DeliveryResult(FAILED, error="The conversation has no known channel.")
         headers = {"Authorization": f"Bearer {self.token}"}
         url = f"{self.base_url}/webhooks/{delivery.channel}/deliver"
         try:
             answer = await self._post(url, delivery, headers)
         except Unreachable as error:
-            return DeliveryResult("failed", error=f"The channel could not be reached ({error}).")
+            return DeliveryResult(FAILED, error=f"The channel could not be reached ({error}).")
         if _in_progress(answer):
-            return DeliveryResult("pending", error="The connector is still sending this line.")
+            return DeliveryResult(PENDING, error="The connector is still sending this line.")
         body: Any = answer.body if isinstance(answer.body, dict) else {}
         if answer.status in (200, 202):
-            return DeliveryResult("sent", channel_message_id=body.get("channel_message_id"))
+            return DeliveryResult(SENT, channel_message_id=body.get("channel_message_id"))
         message = body.get("message") or body.get("error") or f"HTTP {answer.status}"
-        return DeliveryResult("failed", error=str(message))
+        return DeliveryResult(FAILED, error=str(message))
 
     async def _post(self, url: str, delivery: Delivery, headers: dict[str, str]) -> Answer:
-        payload = asdict(delivery)
+        payload = delivery.to_json()
         answer = await post(self.http, url, payload, self.policy, headers)
         for _ in range(IN_PROGRESS_CHECKS):
             if not _in_progress(answer):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contracts.errors import ContractError
+
 
 class ServiceError(Exception):
     status = 400
@@ -54,3 +56,13 @@ class Upstream(ServiceError):
     """A service we depend on (Rasa) failed; nothing was changed here."""
 
     status, code = 502, "upstream_error"
+
+
+def from_contract(error: ContractError) -> ServiceError:
+    """A message that does not fit its contract, as this service answers it: 400 for a missing
+    field or a body of the wrong shape, 422 naming the field for a wrong value."""
+    if error.missing:
+        return BadRequest(f"Field {error.field!r} is required.", error.code)
+    if error.code == "malformed_body":
+        return BadRequest(f"{error.problem}.", error.code)
+    return Invalid(f"{error}.", error.code)

@@ -1,8 +1,8 @@
 """The deliver endpoint contract: the handoff service sends agent and system lines through here.
 
-`POST /webhooks/<channel>/deliver` with bearer `DELIVERY_TOKEN` and
-`{"conversation_id", "channel", "message_id", "author_type", "author_name", "text"}` answers
-200 `{"status": "sent", "channel_message_id"}` or 4xx/5xx `{"error", "message"}`.
+`POST /webhooks/<channel>/deliver` with bearer `DELIVERY_TOKEN` and the body of
+`contracts.delivery.DeliverRequest` answers 200 `{"status": "sent", "channel_message_id"}` or
+4xx/5xx `{"error", "message"}`.
 
 Every channel delivers through `deliver_once`: a message id is sent at most once (a retry gets
 the first answer again, marked `"replayed": true`), and a retry that arrives while the first
@@ -19,8 +19,6 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 from sanic import response
 from sanic.request import Request
@@ -28,8 +26,9 @@ from sanic.response import HTTPResponse
 
 from connectors.common.deliveries import FAILED, SENDING, SENT, DeliveryLedger
 from connectors.common.limits import DELIVER_MAX_BYTES
-from connectors.common.markers import HUMAN_AUTHORS
 from connectors.common.safe_json import JsonRejected, parse_json
+from contracts.delivery import DeliverRequest
+from contracts.errors import ContractError
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +39,6 @@ IN_PROGRESS_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.1
 RETRY_AFTER_SECONDS = 2
 STALE_SECONDS = 120.0
-
-
-@dataclass(frozen=True)
-class DeliverRequest:
-    conversation_id: str
-    channel: str
-    message_id: str
-    author_type: str
-    author_name: str | None
-    text: str
 
 
 class DeliverError(Exception):
@@ -70,7 +59,8 @@ def deliver_error(status: int, error: str, message: str) -> HTTPResponse:
 
 
 def parse_deliver_request(request: Request, token: str | None = None) -> DeliverRequest:
-    """Check the bearer token (401) and the body (400); raises `DeliverError`.
+    """Check the bearer token (401) and the body against the contract (400); raises
+    `DeliverError`.
 
     `token` is the channel's `deliver_token` credential; without it the `DELIVERY_TOKEN`
     environment variable is used. With neither, every request is refused.
@@ -90,23 +80,10 @@ def parse_deliver_request(request: Request, token: str | None = None) -> Deliver
         raise DeliverError(error.http_status, error.reason, error.message) from None
     if not isinstance(body, dict):
         raise DeliverError(400, "invalid_body", "The body must be a JSON object.")
-    fields = {name: _required_text(body, name) for name in _REQUIRED_TEXT}
-    if fields["author_type"] not in HUMAN_AUTHORS:
-        raise DeliverError(400, "invalid_field", "author_type must be 'agent' or 'system'.")
-    author_name = body.get("author_name")
-    if author_name is not None and not isinstance(author_name, str):
-        raise DeliverError(400, "invalid_field", "author_name must be a string or null.")
-    return DeliverRequest(author_name=author_name or None, **fields)
-
-
-_REQUIRED_TEXT = ("conversation_id", "channel", "message_id", "author_type", "text")
-
-
-def _required_text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise DeliverError(400, "missing_field", f"'{name}' must be a non-empty string.")
-    return value
+    try:
+        return DeliverRequest.from_json(body)
+    except ContractError as error:
+        raise DeliverError(400, error.code, f"{error}.") from None
 
 
 def customer_facing_text(req: DeliverRequest, brand: str | None = DEFAULT_BRAND) -> str:

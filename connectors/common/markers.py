@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.values import BOT, HUMAN_AUTHORS
+
 DEFAULT_BOT_MARKER = "🤖 "
-HUMAN_AUTHORS = ("agent", "system")
 
 
 def mark_bot_text(text: str, marker: str | None) -> str:
@@ -18,4 +19,4 @@ def mark_bot_text(text: str, marker: str | None) -> str:
 def author_of(metadata: dict[str, Any] | None) -> str:
     """ "agent" or "system" when the message metadata says so, else "bot"."""
     author = (metadata or {}).get("author_type")
-    return author if author in HUMAN_AUTHORS else "bot"
+    return author if author in HUMAN_AUTHORS else BOT

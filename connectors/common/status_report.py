@@ -1,11 +1,11 @@
 """Delivery statuses of the lines we sent, reported to the handoff service so agents see them.
 
-`POST {handoff_url}/api/v1/deliveries` with bearer `HANDOFF_API_TOKEN` and
-`{"channel", "conversation_id", "channel_message_id", "status", "error", "at"}` (or a list),
-see docs/handoff-service.md. Reports run in the channel's BackgroundTasks, so a webhook never
-waits for them; 5xx answers and connection trouble are retried a few times, then logged (the
-channel's own state still holds the status). Enabled by the channel's credentials keys
-`handoff_url` and `handoff_token`; without them statuses are only recorded locally.
+`POST {handoff_url}/api/v1/deliveries` with bearer `HANDOFF_API_TOKEN` and a list of
+`contracts.delivery.StatusReport` bodies, see docs/handoff-service.md. Reports run in the
+channel's BackgroundTasks, so a webhook never waits for them; 5xx answers and connection
+trouble are retried a few times, then logged (the channel's own state still holds the status).
+Enabled by the channel's credentials keys `handoff_url` and `handoff_token`; without them
+statuses are only recorded locally.
 """
 
 from __future__ import annotations
@@ -13,17 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 
 from connectors.common.background import BackgroundTasks
+from contracts.delivery import StatusReport
 
 logger = logging.getLogger(__name__)
 
-STATUSES = frozenset({"sent", "delivered", "read", "failed"})  # what the handoff service takes
 Update = TypeVar("Update")
 Update_contra = TypeVar("Update_contra", contravariant=True)
 
@@ -62,23 +61,6 @@ class HandoffEndpoint:
         return f"{self.url}/api/v1/deliveries"
 
 
-@dataclass(frozen=True)
-class DeliveryReport:
-    channel: str
-    conversation_id: str
-    channel_message_id: str
-    status: str  # sent | delivered | read | failed
-    at: float  # epoch seconds
-    error: str | None = None
-
-    def body(self) -> dict[str, Any]:
-        moment = datetime.fromtimestamp(self.at, tz=timezone.utc)
-        return {
-            **asdict(self),
-            "at": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        }
-
-
 class StatusReporter:
     """Posts reports to the handoff service in background tasks; never raises to the caller."""
 
@@ -86,13 +68,13 @@ class StatusReporter:
         self.endpoint = endpoint
         self.tasks = tasks
 
-    def report(self, reports: Sequence[DeliveryReport]) -> None:
+    def report(self, reports: Sequence[StatusReport]) -> None:
         if reports:
             self.tasks.spawn(self.send(reports))
 
-    async def send(self, reports: Sequence[DeliveryReport]) -> None:
+    async def send(self, reports: Sequence[StatusReport]) -> None:
         endpoint = self.endpoint
-        body = [report.body() for report in reports]
+        body = [report.to_json() for report in reports]
         headers = {"Authorization": f"Bearer {endpoint.token}"}
         timeout = aiohttp.ClientTimeout(total=endpoint.timeout_seconds)
         last = ""
@@ -139,7 +121,7 @@ class ReportingStatusSink(Generic[Update]):
         self,
         local: StatusSink[Update],
         reporter: StatusReporter,
-        to_report: Callable[[Update], DeliveryReport | None],
+        to_report: Callable[[Update], StatusReport | None],
     ) -> None:
         self.local = local
         self.reporter = reporter

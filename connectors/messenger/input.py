@@ -44,7 +44,7 @@ from connectors.common.pii import masked_messages
 from connectors.common.safe_json import JsonRejected, parse_json
 from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
-from connectors.common.status_report import DeliveryReport, HandoffEndpoint, StatusReporter
+from connectors.common.status_report import HandoffEndpoint, StatusReporter
 from connectors.messenger.client import (
     DEFAULT_GRAPH_URL,
     ECHO_METADATA,
@@ -63,6 +63,8 @@ from connectors.messenger.parsing import (
 )
 from connectors.messenger.state import ConversationState
 from connectors.messenger.window import OutsideWindow, human_reply_policy
+from contracts.delivery import StatusReport
+from contracts.values import parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -295,16 +297,14 @@ class MessengerInput(InputChannel):
         )
 
 
-def receipt_reports(receipt: Receipt) -> list[DeliveryReport]:
+def receipt_reports(receipt: Receipt) -> list[StatusReport]:
     """The statuses a receipt states exactly: one per message id it lists.
 
     A watermark alone ("everything sent before this time") is not translated: this connector
     does not keep when it sent each message, so it could not tell which lines it covers.
     """
-    return [
-        DeliveryReport(CHANNEL, receipt.psid, mid, receipt.status, receipt.watermark_ms / 1000)
-        for mid in receipt.mids
-    ]
+    at = parse_time(receipt.watermark_ms / 1000)
+    return [StatusReport(CHANNEL, receipt.psid, mid, receipt.status, at) for mid in receipt.mids]
 
 
 async def _tracker(app: Sanic, sender_id: str) -> Any:

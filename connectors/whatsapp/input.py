@@ -27,8 +27,6 @@ from connectors.common.safe_json import JsonRejected, parse_json
 from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
 from connectors.common.status_report import (
-    STATUSES,
-    DeliveryReport,
     HandoffEndpoint,
     ReportingStatusSink,
     StatusReporter,
@@ -46,6 +44,8 @@ from connectors.whatsapp.parsing import (
 )
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.state import StatusSink, WhatsAppState
+from contracts.delivery import StatusReport
+from contracts.values import REPORTED_STATUSES, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -169,19 +169,19 @@ class WhatsAppInput(InputChannel):
         )
 
 
-def delivery_report(update: StatusUpdate) -> DeliveryReport | None:
+def delivery_report(update: StatusUpdate) -> StatusReport | None:
     """A WhatsApp status as the handoff service takes it; the recipient is the conversation."""
-    if not update.recipient_id or update.status not in STATUSES:
+    if not update.recipient_id or update.status not in REPORTED_STATUSES:
         return None
     error = None
     if update.status == "failed":
         title = update.error_title or "WhatsApp did not deliver the message"
         error = f"{title} (WhatsApp error {update.error_code})" if update.error_code else title
-    return DeliveryReport(
+    return StatusReport(
         channel=CHANNEL,
         conversation_id=update.recipient_id,
         channel_message_id=update.message_id,
         status=update.status,
-        at=update.timestamp or time.time(),
+        at=parse_time(update.timestamp or time.time()),
         error=error,
     )

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from connectors.common import sqlite
 from connectors.whatsapp.parsing import StatusUpdate
+from contracts.values import DELIVERY_PROGRESS
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +25,6 @@ _SCHEMA = (
         timestamp REAL NOT NULL, error_code INTEGER, error_title TEXT,
         PRIMARY KEY (message_id, status))""",
 )
-# Meta does not guarantee the order of status webhooks; equal timestamps sort by progress.
-_PROGRESS = {"sent": 0, "delivered": 1, "read": 2, "failed": 3}
 
 
 class StatusSink(Protocol):
@@ -87,4 +86,10 @@ class WhatsAppState:
             (message_id,),
         )
         updates = [StatusUpdate(*row) for row in rows]
-        return sorted(updates, key=lambda u: (u.timestamp, _PROGRESS.get(u.status, 9)))
+        # Meta does not guarantee the order of status webhooks; equal timestamps sort by progress.
+        return sorted(updates, key=lambda u: (u.timestamp, _progress(u.status)))
+
+
+def _progress(status: str) -> int:
+    known = status in DELIVERY_PROGRESS
+    return DELIVERY_PROGRESS.index(status) if known else len(DELIVERY_PROGRESS)

@@ -11,35 +11,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff.errors import BadRequest, Invalid
-from handoff.ingest.mapping import event_time
+from contracts.delivery import StatusReport
+from contracts.errors import ContractError
+from contracts.values import FAILED, replaced_statuses
+from handoff.errors import from_contract
 from handoff.live import Broadcaster
 from handoff.repositories import Messages
 from handoff.services.views import message_event
 
 logger = logging.getLogger(__name__)
-
-PROGRESS = ("pending", "sent", "delivered", "read", "failed")
-REPORTED = PROGRESS[1:]
-MAX_REPORTS = 100
-MAX_ERROR = 4000
-REQUIRED = ("channel", "conversation_id", "channel_message_id", "status", "at")
-LIMITS = {"channel": 50, "conversation_id": 255, "channel_message_id": 255, "status": 20}
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    channel: str
-    conversation_id: str
-    channel_message_id: str
-    status: str
-    error: str | None
-    at: datetime
 
 
 @dataclass(frozen=True)
@@ -76,8 +60,8 @@ class DeliveryStatusService:
                         report.conversation_id,
                     )
                     continue
-                error = report.error if report.status == "failed" else None
-                replaces = PROGRESS[: PROGRESS.index(report.status)]
+                error = report.error if report.status == FAILED else None
+                replaces = replaced_statuses(report.status)
                 if await messages.set_delivery_status(line_id, report.status, error, replaces):
                     updated += 1
                     changed[line_id] = None
@@ -89,45 +73,10 @@ class DeliveryStatusService:
 
 
 def parse_reports(body: Any) -> list[StatusReport]:
-    """One status object or a list of them: 400 when the shape is wrong or a field is missing,
-    422 when a field has the wrong type or value. Nothing is applied unless all are valid."""
-    items = body if isinstance(body, list) else [body]
-    if not items or not all(isinstance(item, dict) for item in items):
-        raise BadRequest(
-            "The body must be a status object or a non-empty list of them.", "malformed_body"
-        )
-    if len(items) > MAX_REPORTS:
-        raise Invalid(f"At most {MAX_REPORTS} statuses per request.", "too_many_statuses")
-    return [
-        _report(item, f"statuses[{index}]." if isinstance(body, list) else "")
-        for index, item in enumerate(items)
-    ]
-
-
-def _report(item: dict[str, Any], where: str) -> StatusReport:
-    for name in REQUIRED:
-        if item.get(name) in (None, ""):
-            raise BadRequest(f"Field {where + name!r} is required.", "missing_field")
-    for name, limit in LIMITS.items():
-        value = item[name]
-        if not isinstance(value, str) or len(value) > limit:
-            raise Invalid(f"{where}{name} must be a string of at most {limit} characters.")
-    if item["status"] not in REPORTED:
-        raise Invalid(f"{where}status must be one of {', '.join(REPORTED)}.", "invalid_status")
-    error = item.get("error")
-    if error is not None and (not isinstance(error, str) or len(error) > MAX_ERROR):
-        raise Invalid(f"{where}error must be null or a string of at most {MAX_ERROR} characters.")
+    """One status object or a list of them (the contract's `StatusReport`): 400 when the shape
+    is wrong or a field is missing, 422 when a field has the wrong type or value. Nothing is
+    applied unless all are valid."""
     try:
-        at = event_time(item["at"]) if isinstance(item["at"], str) else None
-    except ValueError:
-        at = None
-    if at is None:
-        raise Invalid(f"{where}at must be an ISO-8601 time, e.g. 2026-11-21T12:00:00.000Z.")
-    return StatusReport(
-        channel=item["channel"],
-        conversation_id=item["conversation_id"],
-        channel_message_id=item["channel_message_id"],
-        status=item["status"],
-        error=error,
-        at=at,
-    )
+        return StatusReport.list_from_json(body)
+    except ContractError as error:
+        raise from_contract(error) from None

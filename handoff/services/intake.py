@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.values import channel_name
-from handoff.errors import BadRequest, Invalid
+from handoff.errors import BadRequest, Invalid, from_contract
 from handoff.ingest.mapping import Frustration, Line, TranscriptLine, line_of
 from handoff.ingest.shapes import (
     Chars,
@@ -220,9 +220,7 @@ def parse_handoff(body: Any) -> Handoff:
     try:
         shape = validated(HandoffBody, body)
     except InvalidInput as error:
-        if error.missing:
-            raise BadRequest(f"Field {error.field!r} is required.", "missing_field") from None
-        raise Invalid(f"{error.field}: {error.problem}.", "invalid_field") from None
+        raise from_contract(error) from None
     customer = shape.customer or CustomerShape()
     triage = shape.triage or TriageShape()
     return Handoff(
