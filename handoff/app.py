@@ -24,6 +24,7 @@ from handoff.http import RetryPolicy
 from handoff.ingest.runner import start_source, stop_source
 from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
+from handoff.media import MediaClient
 from handoff.periodic import run_every
 from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
@@ -32,6 +33,7 @@ from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.erasure import ErasureService, run_erasure_retries
 from handoff.services.intake import IntakeService
+from handoff.services.media import MediaService
 from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.secure_forms import SecureFormService
 from handoff.settings import Settings
@@ -102,6 +104,8 @@ async def start(app: Sanic) -> None:
         timedelta(minutes=settings.secure_form_ttl_minutes),
     )
     app.ctx.deliveries = DeliveryStatusService(sessions, live)
+    media = MediaClient(app.ctx.http, settings.delivery_url, settings.delivery_token)
+    app.ctx.media = MediaService(sessions, media)
     app.ctx.sink = EventSink(sessions, live)
     app.ctx.dead_letters = DeadLetterService(sessions, app.ctx.sink)
     app.ctx.erasures = ErasureService(

@@ -13,6 +13,7 @@ from handoff.api import (
     erasures,
     intake,
     live,
+    media,
     meta,
     secure_forms,
 )
@@ -28,6 +29,7 @@ def blueprints() -> list[Blueprint]:
         dead_letters.bp,
         erasures.bp,
         live.bp,
+        media.bp,
         meta.bp,
         secure_forms.api,
         secure_forms.public,
