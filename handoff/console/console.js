@@ -670,15 +670,19 @@ function renderTranscript(c, scrollToEnd) {
     list.replaceChildren(h("li", { class: "line line-system" }, "Loading the transcript…"));
     return;
   }
+  const reactions = reactionsByTarget(c.messages);
   const items = [
-    ...c.messages.map((message) => ({ at: message.created_at, el: () => messageLine(message, c) })),
+    ...shownLines(c.messages).map((message) => ({
+      at: message.created_at,
+      el: () => messageLine(message, c, reactions),
+    })),
     ...(c.notes ?? []).map((note) => ({ at: note.created_at, el: () => noteLine(note) })),
   ].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   fill(list, items.map((item) => item.el()));
   if (scrollToEnd || state.followTranscript) list.scrollTop = list.scrollHeight;
 }
 
-function messageLine(m, c) {
+function messageLine(m, c, reactions) {
   const type = m.author_type;
   const attrs = { class: `line line-${type}`, dataset: { author: type, id: m.id } };
   if (type === "system") {
@@ -695,8 +699,8 @@ function messageLine(m, c) {
       type === "bot" ? robotIcon() : null,
       h("span", { class: "author" }, author),
     ),
-    h("div", { class: "bubble" }, m.text, attachmentLinks(m.attachments)),
-    h("div", { class: "line-foot" }, timeEl(m.created_at), lineDetails(m)),
+    h("div", { class: "bubble" }, m.reaction ? null : m.text, attachmentParts(m.attachments, c)),
+    h("div", { class: "line-foot" }, timeEl(m.created_at), reactionNote(m, reactions), lineDetails(m)),
   );
 }
 
@@ -709,16 +713,6 @@ function lineDetails(m) {
   }
   const status = DELIVERY_LABELS[m.delivery_status] ?? m.delivery_status;
   return h("span", { class: "delivery" }, `· ${status}`);
-}
-
-function attachmentLinks(attachments) {
-  return (attachments ?? []).map((a) => {
-    const url = typeof a === "string" ? a : a.url;
-    const label = a.name ?? a.type ?? "attachment";
-    const text = `Attachment: ${label}`;
-    const link = { href: url, target: "_blank", rel: "noopener noreferrer" };
-    return [h("br"), /^https?:/i.test(url ?? "") ? h("a", link, text) : text];
-  });
 }
 
 function noteLine(note) {
