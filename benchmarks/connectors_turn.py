@@ -3,7 +3,7 @@
 `.venv-bot/bin/python -m benchmarks.connectors_turn [--turns 50]`
 
 Starts the action server and a Rasa server with the trained model (models/care.tar.gz) the
-way the end-to-end tests do (tests/e2e/stack.py), with the channel simulator's Graph API
+way the end-to-end tests do (harness/stack.py), with the channel simulator's Graph API
 stand-in in a thread of this process. The same FAQ questions go through every channel; each
 turn is timed from the customer's message to the turn's last reply reaching the customer:
 
@@ -48,14 +48,8 @@ from connectors.simulator.graph_api import (
     GraphApiStandIn,
 )
 from connectors.simulator.outbox import sent_message
-from tests.e2e.stack import (
-    CHANNEL_SECRETS,
-    MODEL,
-    action_server,
-    free_port,
-    rasa_server,
-    rules_file,
-)
+from harness.processes import free_port
+from harness.stack import CHANNEL_SECRETS, MODEL, action_server, rasa_server, rules_file
 
 CHANNELS = ("rest", "whatsapp", "messenger", "webchat")
 QUESTIONS = (

@@ -37,8 +37,8 @@ from handoff.ingest.sink import EventSink
 from handoff.ingest.sources.sql_tail import SqlTailSource
 from handoff.live import LocalBroadcaster
 from handoff.models import Message
-from tests.handoff.factories import bot_event, slot_event, user_event
-from tests.handoff.test_sources_sql import write_rows
+from harness.handoff_data import bot_event, slot_event, user_event
+from harness.rasa_events import write_rows
 
 Event = dict[str, Any]
 

@@ -33,8 +33,8 @@ from benchmarks.store import add_database_option, throwaway_store
 from handoff.app import create_app
 from handoff.ingest.sink import EventSink
 from handoff.settings import Settings
-from tests.handoff.factories import handoff_body, make_agent, user_event
-from tests.handoff.helpers import ApiClient, Response, serving
+from harness.handoff_data import handoff_body, make_agent, user_event
+from harness.service import ApiClient, Response, serving
 
 WARMUP = 5
 EVENT_TIMEOUT = 10.0  # seconds; only a guard against an event that never comes

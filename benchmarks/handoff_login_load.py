@@ -24,7 +24,7 @@ from benchmarks import summary_ms
 from benchmarks.store import throwaway_store
 from handoff.app import create_app
 from handoff.settings import Settings
-from tests.handoff.helpers import ApiClient, serving
+from harness.service import ApiClient, serving
 
 NOWHERE = "http://127.0.0.1:9"
 PASSWORD = "benchmark password"

@@ -38,9 +38,10 @@ from benchmarks.connectors_turn import (
     show_logs,
     start_bot,
 )
-from tests.e2e.stack import HANDOFF_PYTHON, free_port, handoff_cli, handoff_env, handoff_service
+from harness.processes import free_port
+from harness.stack import HANDOFF_PYTHON, handoff_cli, handoff_env, handoff_service
 
-API_TOKEN = "test-token"  # the intake token tests.e2e.stack.action_server gives the bot
+API_TOKEN = "test-token"  # the intake token harness.stack.action_server gives the bot
 POLL_SECONDS = 0.25  # the SQL tail source's default poll interval
 WARMUP = 3
 HANDOFF_TIMEOUT = 60.0  # the bot's outbox relay retries the intake with backoff from 1 s

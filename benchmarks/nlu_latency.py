@@ -7,7 +7,7 @@ The two pipelines are those of scripts/nlu_models.py (`sparse`: main's before th
 `encoder`: bot/config.yml), trained on this repository's data. Models already in `--trained-in`
 (as scripts/evaluate_nlu.py leaves them) are reused with the training times recorded there;
 otherwise both are trained first, and timed. Then, as in benchmarks/connectors_turn.py, each
-pipeline gets its own action server and Rasa server (tests/e2e/stack.py) on 127.0.0.1, and
+pipeline gets its own action server and Rasa server (harness/stack.py) on 127.0.0.1, and
 the two take turns in a rotating order so they share the machine's load:
 
 - `parse`: `POST /model/parse` (Rasa's HTTP API: the whole NLU pipeline, plus loopback HTTP);
@@ -34,8 +34,8 @@ import aiohttp
 
 from benchmarks import summary_ms
 from benchmarks.connectors_turn import QUESTIONS, TURN_TIMEOUT, start_bot
+from harness import processes
 from scripts.nlu_models import PIPELINES, ROOT, train, training_seconds
-from tests.e2e import stack as e2e_stack
 
 # Written for this benchmark: short, long, misspelt, a few topics.
 PARSE_TEXTS = (
@@ -120,7 +120,7 @@ def main() -> None:
 
     # Two Rasa servers loading TensorFlow and the encoder can take longer than the end-to-end
     # tests' limit on a machine busy with other work.
-    e2e_stack.STARTUP_SECONDS = max(e2e_stack.STARTUP_SECONDS, 600.0)
+    processes.STARTUP_SECONDS = max(processes.STARTUP_SECONDS, 600.0)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="nlu-latency-") as workdir:
         seconds = asyncio.run(measure(models, args.parses, args.turns, Path(workdir)))

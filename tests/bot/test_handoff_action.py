@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import uuid
 from datetime import datetime, timezone
@@ -22,6 +21,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.clients.handoff_intake import INTAKE_PATH, HandoffOutbox
 from actions.handoff import ActionHandoff
 from customer_texts import load_texts
+from harness.processes import Process, free_port
+from harness.service import eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SATURDAY_NOON = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
@@ -287,21 +288,6 @@ async def test_a_broken_outbox_does_not_promise_a_person(tmp_path) -> None:
     assert text == say("not_queued")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-async def poll(check, seconds: float = 20.0) -> None:
-    """Await `check()` until it is truthy; fail after `seconds` (a bound, not a timing claim)."""
-    for _ in range(int(seconds / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
 @pytest.mark.slow
 async def test_action_server_delivers_a_handoff_to_the_service(tmp_path) -> None:
     received: list[tuple[str, dict[str, Any]]] = []
@@ -322,20 +308,14 @@ async def test_action_server_delivers_a_handoff_to_the_service(tmp_path) -> None
         "HANDOFF_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
         "WELCOME_RULES_PATH": str(rules_file(tmp_path, ALWAYS)),
     }
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "actions.server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(action_port),
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
     base = f"http://127.0.0.1:{action_port}"
+    server = Process(
+        [sys.executable, "-m", "actions.server", "--host", "127.0.0.1", "--port", str(action_port)],
+        env,
+        f"{base}/health",
+        tmp_path / "actions.log",
+        startup_seconds=20.0,
+    )
     tracker = make_tracker()
     call = {
         "next_action": "action_handoff",
@@ -345,16 +325,8 @@ async def test_action_server_delivers_a_handoff_to_the_service(tmp_path) -> None
         "tracker": tracker.current_state(),
     }
     try:
+        await asyncio.to_thread(server.start)
         async with aiohttp.ClientSession() as http:
-
-            async def healthy() -> bool:
-                try:
-                    async with http.get(f"{base}/health") as response:
-                        return response.status == 200
-                except aiohttp.ClientConnectionError:
-                    return False
-
-            await poll(healthy)
             async with http.post(f"{base}/webhook", json=call) as response:
                 assert response.status == 200
                 result = await response.json()
@@ -362,10 +334,12 @@ async def test_action_server_delivers_a_handoff_to_the_service(tmp_path) -> None
             async def delivered() -> bool:
                 return bool(received)
 
-            await poll(delivered)
+            await eventually(delivered, 20.0)
     finally:
-        server.send_signal(signal.SIGINT)
-        exit_code = await asyncio.wait_for(server.wait(), 20)
+        popen = server.popen
+        if popen is not None:
+            popen.send_signal(signal.SIGINT)
+            exit_code = await asyncio.to_thread(popen.wait, 20)
         await runner.cleanup()
 
     assert {"event": "pause", "timestamp": None} in result["events"]

@@ -11,7 +11,7 @@ import pytest
 from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.loading import load_data
 
-from tests.e2e.stack import train_model
+from harness.stack import train_model
 
 pytestmark = pytest.mark.slow
 HELD_OUT = Path(__file__).resolve().parents[2] / "tests/nlu/test_intents.yml"

@@ -213,7 +213,8 @@ def test_the_channel_needs_its_token() -> None:
 def test_the_shipped_credentials_mount_the_erasure_endpoint(monkeypatch, tmp_path: Path) -> None:
     from rasa.core.run import create_http_input_channels
 
-    from tests.e2e.stack import CHANNEL_SECRETS, ROOT
+    from harness.processes import ROOT
+    from harness.stack import CHANNEL_SECRETS
 
     for name, value in CHANNEL_SECRETS.items():
         monkeypatch.setenv(name, value)

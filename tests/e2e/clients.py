@@ -12,7 +12,8 @@ from typing import Any
 
 import requests
 
-from tests.e2e.stack import RASA_TOKEN, free_port
+from harness.processes import free_port
+from harness.stack import RASA_TOKEN
 from tests.intake_service import IntakeService
 
 API_AUTH = {"token": RASA_TOKEN}

@@ -9,13 +9,10 @@ from pathlib import Path
 import pytest
 
 from connectors.simulator.graph_api import GraphApiStandIn
-from tests.e2e.channels import LoopThread
-from tests.e2e.clients import Conversation, IntakeThread
-from tests.e2e.stack import (
+from harness.processes import Process, free_port
+from harness.stack import (
     MODEL,
-    Process,
     action_server,
-    free_port,
     handoff_cli,
     handoff_env,
     handoff_service,
@@ -23,6 +20,8 @@ from tests.e2e.stack import (
     rules_file,
     train_model,
 )
+from tests.e2e.channels import LoopThread
+from tests.e2e.clients import Conversation, IntakeThread
 
 __all__ = ["MODEL", "rules_file"]  # benchmarks/connectors_turn.py imports them from here
 

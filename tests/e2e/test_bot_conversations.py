@@ -7,8 +7,8 @@ import time
 import pytest
 import yaml
 
+from harness.processes import ROOT, wait_for
 from tests.e2e.clients import Conversation, IntakeThread
-from tests.e2e.stack import ROOT, wait_for
 
 pytestmark = pytest.mark.slow
 DELIVERY_SECONDS = 30.0  # the relay retries with backoff from 1 s

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.stack import RASA_TOKEN, free_port, rasa_server
+from harness.processes import free_port
+from harness.stack import RASA_TOKEN, rasa_server
 
 pytestmark = pytest.mark.slow
 

@@ -26,7 +26,7 @@ from handoff.db import create_engine, session_factory
 from handoff.migrate import upgrade
 from handoff.models import Base
 from handoff.settings import Settings
-from tests.handoff.helpers import ApiClient, run_sync, serving
+from harness.service import ApiClient, run_sync, serving
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres"

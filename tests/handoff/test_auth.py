@@ -12,8 +12,8 @@ from handoff.app import create_app
 from handoff.models import AgentSession, utc_now
 from handoff.roles import Role
 from handoff.services.auth import token_hash
-from tests.handoff.factories import PASSWORD, make_agent
-from tests.handoff.helpers import eventually, serving
+from harness.handoff_data import PASSWORD, make_agent
+from harness.service import eventually, serving
 
 
 async def test_login_me_logout(client, sessions):

@@ -12,7 +12,7 @@ from handoff.errors import Conflict
 from handoff.http import RetryPolicy
 from handoff.live import LocalBroadcaster
 from handoff.services.conversations import ConversationService
-from tests.handoff.factories import auth_service, make_agent, make_conversation
+from harness.handoff_data import auth_service, make_agent, make_conversation
 
 AGENTS = 20
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from handoff.roles import Role
-from tests.handoff.factories import make_agent, make_conversation, make_team
+from harness.handoff_data import make_agent, make_conversation, make_team
 
 CONV = "/api/v1/conversations"
 

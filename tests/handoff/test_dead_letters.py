@@ -8,7 +8,7 @@ import pytest
 from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
 from handoff.roles import Role
-from tests.handoff.factories import bot_event, make_agent, user_event
+from harness.handoff_data import bot_event, make_agent, user_event
 from tests.handoff.refusal import refusing
 from tests.handoff.test_sink import transcript
 

@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 
 from handoff.app import create_app
+from harness.handoff_data import AgentLogin, make_agent, make_conversation
+from harness.service import ApiClient, serving
 from tests.handoff.conftest import API_TOKEN
-from tests.handoff.factories import AgentLogin, make_agent, make_conversation
-from tests.handoff.helpers import ApiClient, serving
 from tests.handoff.servers import fake_server
 
 NOTICE_ID, REPLY_ID = "wamid.notice", "wamid.reply"

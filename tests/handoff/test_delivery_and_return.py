@@ -12,9 +12,9 @@ import pytest
 from handoff.app import create_app
 from handoff.notices import notice as customer_notice
 from handoff.roles import Role
+from harness.handoff_data import make_agent, make_conversation
+from harness.service import ApiClient, serving
 from tests.handoff.conftest import DELIVERY_TOKEN
-from tests.handoff.factories import make_agent, make_conversation
-from tests.handoff.helpers import ApiClient, serving
 from tests.handoff.servers import fake_server
 
 

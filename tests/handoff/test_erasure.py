@@ -22,8 +22,8 @@ from handoff.models import ErasureAudit
 from handoff.roles import Role
 from handoff.services.erasure import ErasureService, Requester, run_erasure_retries
 from handoff.settings import REPO_ROOT, Settings, SettingsError
-from tests.handoff.factories import make_agent
-from tests.handoff.helpers import ApiClient, serving
+from harness.handoff_data import make_agent
+from harness.service import ApiClient, serving
 from tests.handoff.servers import fake_server
 from tests.handoff.transcripts import count_rows, store_transcript
 

@@ -16,8 +16,8 @@ from yarl import URL
 
 from handoff.api.meta import CONSOLE_DIR, console_file
 from handoff.errors import NotFound
+from harness.handoff_data import handoff_body, make_agent, make_conversation
 from tests.handoff.conftest import API_TOKEN
-from tests.handoff.factories import handoff_body, make_agent, make_conversation
 
 ONE_STORE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # HTTP-only
 

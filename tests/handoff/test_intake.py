@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from handoff.models import Conversation, IntakeRequest, Message
+from harness.handoff_data import handoff_body
 from tests.handoff.conftest import API_TOKEN
-from tests.handoff.factories import handoff_body
 from tests.handoff.test_fuzz_ingest import JSON
 
 

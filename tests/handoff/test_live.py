@@ -10,8 +10,8 @@ import uuid
 import aiohttp
 
 from handoff.notices import notice as customer_notice
+from harness.handoff_data import handoff_body, make_agent, user_event
 from tests.handoff.conftest import API_TOKEN
-from tests.handoff.factories import handoff_body, make_agent, user_event
 
 
 async def next_event(ws, kind: str) -> dict:

@@ -17,8 +17,8 @@ from sqlalchemy import update
 from handoff.app import create_app
 from handoff.models import LoginFailure, utc_now
 from handoff.settings import LoginLimits, Settings
-from tests.handoff.factories import PASSWORD, make_agent
-from tests.handoff.helpers import ApiClient, eventually, serving
+from harness.handoff_data import PASSWORD, make_agent
+from harness.service import ApiClient, eventually, serving
 
 WINDOW_SECONDS = 600
 LIMITS = LoginLimits(

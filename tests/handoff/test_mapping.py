@@ -16,7 +16,7 @@ from handoff.ingest.mapping import (
     map_event,
 )
 from handoff.services.intake import parse_handoff
-from tests.handoff.factories import bot_event, handoff_body, slot_event, user_event
+from harness.handoff_data import bot_event, handoff_body, slot_event, user_event
 
 T = 1_795_000_000.123456
 

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from contracts.values import format_time
 from handoff.app import create_app
+from harness.handoff_data import make_agent, make_conversation
+from harness.service import serving
 from tests.handoff.conftest import DELIVERY_TOKEN
-from tests.handoff.factories import make_agent, make_conversation
-from tests.handoff.helpers import serving
 
 PHOTO = b"\xff\xd8\xff\xe0 a small jpeg"
 

@@ -19,7 +19,7 @@ from handoff.live import LocalBroadcaster
 from handoff.models import Message
 from handoff.pii import MaskingFilter
 from handoff.settings import Settings
-from tests.handoff.factories import bot_event, handoff_body, make_agent, user_event
+from harness.handoff_data import bot_event, handoff_body, make_agent, user_event
 
 TYPED = "card 4242-4242-4242-4242, pw: Hunter2!x, NI AB 12 34 56 C"
 MASKED = "card [card ending 4242], pw: [password] NI [national id]"  # the comma went with it

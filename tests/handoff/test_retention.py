@@ -19,7 +19,7 @@ from handoff.repositories import Messages
 from handoff.services.retention import RetentionPolicy, apply_retention, run_retention
 from handoff.settings import REPO_ROOT, Settings, SettingsError
 from handoff.states import Status
-from tests.handoff.helpers import serving
+from harness.service import serving
 from tests.handoff.transcripts import count_rows, store_transcript
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)

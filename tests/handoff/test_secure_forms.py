@@ -19,8 +19,8 @@ from handoff.models import Message, SecureForm, utc_now
 from handoff.roles import Role
 from handoff.services.secure_forms import Sealer, token_hash
 from handoff.settings import Settings, SettingsError
-from tests.handoff.factories import make_agent, make_conversation
-from tests.handoff.helpers import ApiClient, serving
+from harness.handoff_data import make_agent, make_conversation
+from harness.service import ApiClient, serving
 from tests.handoff.servers import FakeServer, fake_server
 
 PUBLIC_URL = "https://care.lumen.example"

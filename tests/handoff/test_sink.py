@@ -12,7 +12,7 @@ from handoff.ingest.failures import is_transient
 from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
 from handoff.models import Conversation, DeadLetter, Message
-from tests.handoff.factories import bot_event, make_conversation, slot_event, user_event
+from harness.handoff_data import bot_event, make_conversation, slot_event, user_event
 from tests.handoff.refusal import refusing
 
 T0 = 1_795_000_000.0

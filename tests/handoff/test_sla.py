@@ -9,7 +9,7 @@ from sqlalchemy import update
 from handoff.live import LocalBroadcaster
 from handoff.models import Conversation, utc_now
 from handoff.sla import check_sla
-from tests.handoff.factories import make_conversation
+from harness.handoff_data import make_conversation
 
 WARNING = timedelta(minutes=2)
 

@@ -24,7 +24,7 @@ from handoff.ingest.sources import create_source
 from handoff.ingest.sources.amqp import AmqpSource
 from handoff.live import LocalBroadcaster
 from handoff.models import DeadLetter, Message
-from tests.handoff.factories import bot_event, user_event
+from harness.handoff_data import bot_event, user_event
 
 REPO = Path(__file__).resolve().parents[2]
 BOT_PYTHON = REPO / ".venv-bot" / "bin" / "python"

@@ -25,8 +25,9 @@ from handoff.ingest.sources.sql_tail import SqlTailSource
 from handoff.live import LocalBroadcaster
 from handoff.models import DeadLetter, Message
 from handoff.settings import EventSource
-from tests.handoff.factories import bot_event, user_event
-from tests.handoff.helpers import serving
+from harness.handoff_data import bot_event, user_event
+from harness.rasa_events import write_rows
+from harness.service import serving
 
 REPO = Path(__file__).resolve().parents[2]
 BOT_PYTHON = REPO / ".venv-bot" / "bin" / "python"
@@ -41,11 +42,6 @@ for item in json.load(sys.stdin):
     sender_id = item.pop("sender_id")
     broker.publish({"sender_id": sender_id, **Event.from_parameters(item).as_dict()})
 """
-# The table Rasa's SQLEventBroker creates (SQLAlchemy 1.4 DDL, read from a file it wrote).
-RASA_EVENTS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS events (id INTEGER NOT NULL, sender_id VARCHAR(255),"
-    " data TEXT, PRIMARY KEY (id))"
-)
 T0 = 1_795_000_000.0
 WAIT = 30  # seconds; only a guard against hanging, never reached when things work
 
@@ -101,17 +97,6 @@ def texts(events: list[dict[str, Any]]) -> list[str]:
 def said(sender: str, *lines: str) -> list[dict[str, Any]]:
     """`user` events, one per line, a second apart."""
     return [user_event(sender, line, T0 + n) for n, line in enumerate(lines)]
-
-
-def write_rows(db: Path, events: list[dict[str, Any]]) -> None:
-    """Insert rows as Rasa's SQLEventBroker does (one committed row per event)."""
-    with sqlite3.connect(db) as connection:
-        connection.execute(RASA_EVENTS_TABLE)
-        for event in events:
-            connection.execute(
-                "INSERT INTO events (sender_id, data) VALUES (?, ?)",
-                (event["sender_id"], json.dumps(event)),
-            )
 
 
 async def rasa_publish(db: Path, events: list[dict[str, Any]]) -> None:

@@ -8,8 +8,8 @@ import dataclasses
 from actions.transcript import build_transcript
 from handoff.ingest.mapping import FrustrationReading, Line, map_event
 from handoff.services.intake import parse_handoff
+from harness.handoff_data import handoff_body
 from tests.contracts.rasa_events import SENDER, conversation
-from tests.handoff.factories import handoff_body
 
 
 def through_the_bot() -> list[Line]:

@@ -2,7 +2,7 @@
 handoff service with the demo agents (in `.venv-handoff`) and headless Chromium windows.
 
 Run with `.venv-handoff/bin/pytest tests/product` (selenium lives there); the processes are
-started with tests/e2e/stack.py, which needs only the standard library and PyYAML.
+started with harness/stack.py, which needs only the standard library and PyYAML.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from tests.e2e.stack import (
+from harness.processes import free_port
+from harness.stack import (
     action_server,
-    free_port,
     handoff_cli,
     handoff_env,
     handoff_service,

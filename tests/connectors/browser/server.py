@@ -8,26 +8,18 @@ is a server restart as the widget sees it.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
+from harness.processes import Process, free_port
+
 REPO = Path(__file__).resolve().parents[3]
 BOT_PYTHON = REPO / ".venv-bot" / "bin" / "python"
 DELIVER_TOKEN = "webchat-deliver-secret"  # the bench's token (webchat_bench.DELIVER_TOKEN)
 START_TIMEOUT_SECONDS = 90.0  # importing Rasa on a busy machine
-POLL_SECONDS = 0.2
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ChatServer:
@@ -36,47 +28,27 @@ class ChatServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/webhooks/webchat/"
         self.log_path = state_dir / "server.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process = Process(
+            [
+                str(BOT_PYTHON),
+                "-m",
+                "tests.connectors.browser.webchat_bench",
+                "--port",
+                str(self.port),
+                "--state",
+                str(state_dir),
+            ],
+            None,
+            self.url + "widget.css",
+            self.log_path,
+            startup_seconds=START_TIMEOUT_SECONDS,
+        )
 
     def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    str(BOT_PYTHON),
-                    "-m",
-                    "tests.connectors.browser.webchat_bench",
-                    "--port",
-                    str(self.port),
-                    "--state",
-                    str(self.state_dir),
-                ],
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not self._answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"web chat bench did not start:\n{self.log_path.read_text()}")
-            time.sleep(POLL_SECONDS)
+        self.process.start()
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "widget.css", timeout=2) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
+        self.process.stop()
 
     def deliver(
         self,

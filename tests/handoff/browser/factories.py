@@ -6,9 +6,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-
-def utc(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from contracts.values import format_time
 
 
 def handoff_request(**overrides: Any) -> dict[str, Any]:
@@ -17,7 +15,7 @@ def handoff_request(**overrides: Any) -> dict[str, Any]:
     conversation_id = f"web-{uuid.uuid4().hex[:8]}"
 
     def at(seconds_ago: int) -> str:
-        return utc(now - timedelta(seconds=seconds_ago))
+        return format_time(now - timedelta(seconds=seconds_ago))
 
     body: dict[str, Any] = {
         "conversation_id": conversation_id,

@@ -7,48 +7,19 @@ the browser tests in `.venv-handoff` can start the bot in `.venv-bot` with the s
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
-import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness.processes import ROOT, Process
+
 BOT_BIN = ROOT / ".venv-bot/bin"  # Rasa and the action server, whichever venv runs the tests
 HANDOFF_PYTHON = ROOT / ".venv-handoff/bin/python"  # the service's own environment
 MODEL = ROOT / "models/care.tar.gz"
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-STARTUP_SECONDS = 180.0  # loading TensorFlow and the model on a busy 2-core machine
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {seconds} s")
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status < 400
-    except OSError:  # refused or timed out while starting, or an HTTP error status
-        return False
 
 
 def train_model() -> Path:
@@ -70,45 +41,6 @@ def rules_file(path: Path, open_now: bool) -> Path:
         schedule["holidays"] = []
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
     return path
-
-
-@dataclass
-class Process:
-    """A child process whose output goes to a log file shown when a test fails."""
-
-    args: list[str]
-    env: dict[str, str]
-    health_url: str
-    log_path: Path
-    popen: subprocess.Popen | None = None
-
-    def start(self) -> Process:
-        log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            wait_for(
-                lambda: self._alive() and _answers(self.health_url), STARTUP_SECONDS, self.args[1]
-            )
-        except BaseException:  # never leave a half-started server behind
-            self.stop()
-            raise
-        return self
-
-    def _alive(self) -> bool:
-        assert self.popen is not None
-        if self.popen.poll() is not None:
-            raise AssertionError(f"{self.args} exited:\n{self.log_path.read_text()[-3000:]}")
-        return True
-
-    def stop(self) -> None:
-        if self.popen and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
 
 
 def base_env(**extra: str) -> dict[str, str]:

@@ -1,9 +1,8 @@
-"""Test helpers: a running handoff server on 127.0.0.1 and a small JSON client for it."""
+"""The handoff service served in-process on 127.0.0.1, and a small JSON client for it."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,6 +10,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 from sanic import Sanic
+
+from harness.processes import free_socket
 
 T = TypeVar("T")
 EVENTUALLY_SECONDS = 30.0  # upper bound for something that normally happens within ms
@@ -37,13 +38,6 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         return loop.run_until_complete(coroutine)
     finally:
         loop.close()
-
-
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.values import format_time
 from handoff.live import LocalBroadcaster
 from handoff.models import Team
 from handoff.roles import Role
@@ -65,10 +66,6 @@ async def make_agent(
     return AgentLogin(agent_id, name, email, role, PASSWORD, login.token)
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def handoff_body(conversation_id: str | None = None, **overrides: Any) -> dict[str, Any]:
     """An intake body as the bot sends it (docs/handoff-intake.md)."""
     conversation_id = conversation_id or f"sender-{uuid.uuid4().hex[:8]}"
@@ -95,7 +92,7 @@ def handoff_body(conversation_id: str | None = None, **overrides: Any) -> dict[s
             {
                 "author_type": "customer",
                 "text": "I was charged twice",
-                "timestamp": iso(now - timedelta(minutes=2)),
+                "timestamp": format_time(now - timedelta(minutes=2)),
                 "message_id": f"m-{uuid.uuid4().hex[:8]}",
                 "intent": "billing_problem",
                 "channel": "rest",
@@ -107,10 +104,10 @@ def handoff_body(conversation_id: str | None = None, **overrides: Any) -> dict[s
                 "author_type": "bot",
                 "text": "I'm handing you over to a person.",
                 "buttons": [],
-                "timestamp": iso(now - timedelta(minutes=1)),
+                "timestamp": format_time(now - timedelta(minutes=1)),
             },
         ],
-        "requested_at": iso(now),
+        "requested_at": format_time(now),
     }
     body.update(overrides)
     return body
