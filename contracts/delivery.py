@@ -22,6 +22,7 @@ from contracts.values import (
     HUMAN_AUTHORS,
     REPORTED_STATUSES,
     choice,
+    each,
     format_time,
     obj,
     optional_text,
@@ -115,13 +116,7 @@ class StatusReport:
             )
         if not isinstance(body, list):
             return [cls.from_json(body)]
-        reports = []
-        for index, item in enumerate(items):
-            try:
-                reports.append(cls.from_json(item))
-            except ContractError as error:
-                raise error.within(f"statuses[{index}]") from None
-        return reports
+        return each(items, cls.from_json, "statuses")
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "at": format_time(self.at)}

@@ -36,6 +36,7 @@ from contracts.values import (
     CUSTOMER,
     SYSTEM,
     channel_name,
+    each,
     format_time,
     obj,
     optional_number,
@@ -166,13 +167,7 @@ class Attachment:
             raise ContractError("", "must be a list of attachments")
         if len(value) > MAX_ATTACHMENTS:
             raise ContractError("", f"must hold at most {MAX_ATTACHMENTS} attachments")
-        attachments = []
-        for index, item in enumerate(value):
-            try:
-                attachments.append(cls.from_json(item))
-            except ContractError as error:
-                raise error.within(f"[{index}]") from None
-        return tuple(attachments)
+        return tuple(each(value, cls.from_json))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -8,11 +8,13 @@ not 5), and refuses text no database column could hold (NUL, lone surrogates).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from contracts.errors import ContractError
+
+T = TypeVar("T")
 
 # Who wrote a transcript line. Agent and system lines are the ones the handoff service sends
 # through a connector; the bot's own lines are `bot`, the customer's `customer`.
@@ -140,3 +142,14 @@ def optional_number(body: Mapping[str, Any], name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ContractError(name, "must be a finite number or null")
     return float(value)
+
+
+def each(items: Sequence[Any], parse: Callable[[Any], T], at: str = "") -> list[T]:
+    """`parse` applied to every item; an error names the item (`statuses[2].at`, `[0].kind`)."""
+    parsed = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append(parse(item))
+        except ContractError as error:
+            raise error.within(f"{at}[{index}]") from None
+    return parsed

@@ -147,3 +147,31 @@ def test_current_session_and_peak_frustration(two_sessions) -> None:
 def test_iso_utc() -> None:
     assert iso_utc(0) == "1970-01-01T00:00:00.000Z"
     assert iso_utc(None) is None
+
+
+def test_attachment_only_messages_reactions_and_notices_are_lines() -> None:
+    photo = {"kind": "image", "media_id": "media-1", "caption": "the lock"}
+    events = [
+        {**user("", T0, message_id="p1"), "metadata": {"attachments": [photo]}},
+        {**user("", T0 + 1, message_id="r1"), "metadata": {"reaction": {"message_id": "p1"}}},
+        {
+            **user("", T0 + 2, message_id="n1"),
+            "metadata": {"system_notice": {"kind": "number_change", "text": "New number."}},
+        },
+        {**user("EXTERNAL: handoff_ended", T0 + 3), "metadata": {"is_external": True}},
+        user("", T0 + 4, message_id="empty"),  # nothing to show
+    ]
+
+    lines = build_transcript(events)
+
+    assert [line["author_type"] for line in lines] == ["customer", "customer", "system"]
+    assert lines[0]["attachments"][0]["caption"] == "the lock"
+    assert lines[0]["attachments"][0]["kind"] == "image"
+    assert lines[1]["reaction"] == {"message_id": "p1", "emoji": ""}
+    assert (lines[2]["text"], lines[2]["system_notice"]["kind"]) == ("New number.", "number_change")
+
+
+def test_an_attachment_that_does_not_fit_leaves_its_message_out_not_the_transcript() -> None:
+    bad = {**user("", T0, message_id="x"), "metadata": {"attachments": [{"kind": "hologram"}]}}
+    lines = build_transcript([bad, user("still here", T0 + 1, message_id="y")])
+    assert [line["text"] for line in lines] == ["still here"]

@@ -25,6 +25,7 @@ from connectors.common.status_report import (
 from connectors.messenger import MessengerInput
 from connectors.simulator.graph_api import GraphApiStandIn
 from connectors.whatsapp import WhatsAppInput
+from harness.web import serving_app
 from tests.connectors import sanic_app, serving
 from tests.connectors.test_messenger_channel import PSID, Harness
 from tests.connectors.test_messenger_channel import credentials as messenger_credentials
@@ -63,15 +64,8 @@ async def handoff_service(*statuses: int) -> AsyncIterator[HandoffStandIn]:
     stand_in = HandoffStandIn(list(statuses) or [200])
     app = web.Application()
     app.router.add_post("/api/v1/deliveries", stand_in.deliveries)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    stand_in.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    try:
+    async with serving_app(app) as stand_in.url:
         yield stand_in
-    finally:
-        await runner.cleanup()
 
 
 def closed_port_url() -> str:

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.web import serving_app
+
 
 @dataclass
 class Recorded:
@@ -41,13 +43,5 @@ async def fake_server(answers: list[tuple[int, Any]]) -> AsyncIterator[FakeServe
     server = FakeServer(answers)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving_app(app) as server.url:
         yield server
-    finally:
-        await runner.cleanup()

@@ -16,6 +16,7 @@ from contracts.values import format_time
 from handoff.app import create_app
 from harness.handoff_data import make_agent, make_conversation
 from harness.service import serving
+from harness.web import serving_app
 from tests.handoff.conftest import DELIVERY_TOKEN
 
 PHOTO = b"\xff\xd8\xff\xe0 a small jpeg"
@@ -44,16 +45,8 @@ async def connector(files: dict[str, bytes]) -> AsyncIterator[Connector]:
     stand_in = Connector(files)
     app = web.Application()
     app.router.add_get("/webhooks/{channel}/media/{media_id}", stand_in.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    stand_in.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving_app(app) as stand_in.url:
         yield stand_in
-    finally:
-        await runner.cleanup()
 
 
 def photo_line(media_id: str) -> dict[str, object]:
