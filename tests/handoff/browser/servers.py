@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 import urllib.request
 import uuid
@@ -13,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.processes import Process, free_port
 from harness.rasa_events import write_rows
 
 REPO = Path(__file__).resolve().parents[3]
@@ -31,6 +35,8 @@ class DeliveryEndpoint:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.media: dict[str, bytes] = {}  # the files the channel holds, by media id
+        self.media_requests: list[tuple[str, str]] = []  # (path, Authorization)
         self.refusals: dict[str, str] = {}
         self.url = ""
         self._loop = asyncio.new_event_loop()
@@ -48,15 +54,93 @@ class DeliveryEndpoint:
             {"status": "sent", "channel_message_id": f"wamid.{len(self.received)}"}
         )
 
+    async def _media(self, request: web.Request) -> web.Response:
+        """The connector's media endpoint: a customer's file, fetched with the delivery token."""
+        self.media_requests.append((request.path, request.headers.get("Authorization", "")))
+        if request.headers.get("Authorization") != f"Bearer {DELIVERY_TOKEN}":
+            return web.json_response({"error": "unauthorized", "message": "Bad token."}, status=401)
+        if (body := self.media.get(request.match_info["media_id"])) is None:
+            return web.json_response({"error": "media_not_found", "message": "Gone."}, status=404)
+        return web.Response(body=body, content_type="image/png")
+
     async def _start(self) -> str:
         app = web.Application()
         app.router.add_post("/webhooks/{channel}/deliver", self._deliver)
+        app.router.add_get("/webhooks/{channel}/media/{media_id}", self._media)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+        self.url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def texts(self, author_type: str = "agent") -> list[str]:
+        """What was sent to the customer by agents (or by `author_type`, e.g. system notices)."""
+        return [body["text"] for body in self.by(author_type)]
+
+    def by(self, author_type: str) -> list[dict[str, Any]]:
+        return [body for body in self.received if body["author_type"] == author_type]
+
+
+class HandoffService:
+    """`python -m handoff` in a subprocess on a free port, with its own SQLite database, tailing
+    a Rasa SQL event broker database that the tests write customer messages into."""
+
+    def __init__(self, workdir: Path, delivery_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / "service.log"
+        self.events_db = workdir / "rasa-events.sqlite3"
+        self.passwords: dict[str, str] = {}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{workdir / 'handoff.sqlite3'}",
+            "EVENT_SOURCE": f"sql:sqlite:///{self.events_db}",
+            "HANDOFF_API_TOKEN": API_TOKEN,
+            "DELIVERY_URL": delivery_url,
+            "DELIVERY_TOKEN": DELIVERY_TOKEN,
+            "HANDOFF_HOST": "127.0.0.1",
+            "HANDOFF_PORT": str(self.port),
+            "RASA_URL": "http://127.0.0.1:9",  # no Rasa in these tests
+        }
+        self.process = Process(
+            [sys.executable, "-m", "handoff"],
+            self.env,
+            f"{self.url}/health",
+            self.log_path,
+            startup_seconds=START_TIMEOUT_SECONDS,
+        )
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "handoff.cli", *args],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, f"handoff.cli {args} failed:\n{done.stdout}{done.stderr}"
+        return done.stdout
+
+    def seed_demo(self) -> None:
+        """Migrate and seed the demo teams and agents, keeping the passwords the CLI prints."""
+        self.cli("migrate")
+        for line in self.cli("seed-demo").splitlines():
+            match line.split():
+                case [_role, email, "password", password]:
+                    self.passwords[email] = password
+        write_rows(self.events_db, [])
 
     def start(self) -> None:
         self.process.start()
