@@ -699,7 +699,12 @@ function messageLine(m, c, reactions) {
       type === "bot" ? robotIcon() : null,
       h("span", { class: "author" }, author),
     ),
-    h("div", { class: "bubble" }, m.reaction ? null : m.text, attachmentParts(m.attachments, c)),
+    h(
+      "div",
+      { class: "bubble" },
+      m.reaction ? null : m.text,
+      attachmentParts(m.attachments, c, Boolean(m.text)),
+    ),
     h("div", { class: "line-foot" }, timeEl(m.created_at), reactionNote(m, reactions), lineDetails(m)),
   );
 }

@@ -39,13 +39,14 @@ function reactionNote(m, reactions) {
   return h("span", { class: "reaction" }, said);
 }
 
-function attachmentParts(attachments, c) {
-  return (attachments ?? []).map((raw) => {
+/** Each attachment on its own line (after the text, when there is one). */
+function attachmentParts(attachments, c, afterText) {
+  return (attachments ?? []).map((raw, index) => {
     const a = typeof raw === "string" ? { kind: "link", url: raw } : raw;
     const kind = a.kind ?? a.type;
     const label = ATTACHMENT_LABELS[kind] ?? "Attachment";
     return [
-      h("br"),
+      index > 0 || afterText ? h("br") : null,
       h(
         "span",
         { class: "attachment", dataset: { kind: kind ?? "file" } },
