@@ -70,7 +70,8 @@ class Process:
             )
         seconds = self.startup_seconds or STARTUP_SECONDS
         try:
-            wait_for(lambda: self._alive() and answers(self.health_url), seconds, self.args[1])
+            what = f"{' '.join(self.args[1:])} answering {self.health_url}"
+            wait_for(lambda: self._alive() and answers(self.health_url), seconds, what)
         except BaseException:  # never leave a half-started server behind
             self.stop()
             raise

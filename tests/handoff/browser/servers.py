@@ -22,7 +22,7 @@ from harness.rasa_events import write_rows
 REPO = Path(__file__).resolve().parents[3]
 API_TOKEN = "browser-test-intake-token"
 DELIVERY_TOKEN = "browser-test-delivery-token"
-START_TIMEOUT_SECONDS = 30.0  # upper bound for the service to answer /health
+START_TIMEOUT_SECONDS = 60.0  # upper bound for the service to answer /health (busy machine)
 
 
 class DeliveryEndpoint:
