@@ -27,6 +27,7 @@ from handoff.live import LocalBroadcaster
 from handoff.periodic import run_every
 from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
+from handoff.services.canned_replies import CannedReplyService
 from handoff.services.conversations import ConversationService
 from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
@@ -102,6 +103,7 @@ async def start(app: Sanic) -> None:
         timedelta(minutes=settings.secure_form_ttl_minutes),
     )
     app.ctx.deliveries = DeliveryStatusService(sessions, live)
+    app.ctx.canned_replies = CannedReplyService(sessions)
     app.ctx.sink = EventSink(sessions, live)
     app.ctx.dead_letters = DeadLetterService(sessions, app.ctx.sink)
     app.ctx.erasures = ErasureService(

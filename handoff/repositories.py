@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,6 +20,7 @@ from handoff.models import (
     AgentSession,
     AgentTeam,
     Assignment,
+    CannedReply,
     Conversation,
     DeadLetter,
     IngestCursor,
@@ -419,3 +420,50 @@ class DeadLetters:
             .execution_options(synchronize_session=False)
         )
         return (await self.session.execute(statement)).rowcount == 1
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape character backslash) matching `text` anywhere, lower-cased."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class CannedReplies:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, reply_id: str) -> CannedReply | None:
+        return await self.session.get(CannedReply, reply_id)
+
+    def add(self, reply: CannedReply) -> None:
+        self.session.add(reply)
+
+    async def remove(self, reply: CannedReply) -> None:
+        await self.session.delete(reply)
+
+    async def find(
+        self, teams: Collection[str] | None, text: str | None = None, limit: int = 200
+    ) -> Sequence[CannedReply]:
+        """Replies of `teams` and those for every team (`teams` None: all), matching `text` in
+        the title, shortcut or body (case-insensitive), titles in order."""
+        query = select(CannedReply).order_by(CannedReply.title, CannedReply.id).limit(limit)
+        if teams is not None:
+            query = query.where(
+                or_(CannedReply.team_id.is_(None), CannedReply.team_id.in_(list(teams)))
+            )
+        if text:
+            pattern = contains_pattern(text)
+            query = query.where(
+                or_(
+                    *(
+                        func.lower(column).like(pattern, escape="\\")
+                        for column in (CannedReply.title, CannedReply.shortcut, CannedReply.text)
+                    )
+                )
+            )
+        return (await self.session.scalars(query)).all()
+
+    async def by_title(self, team_id: str | None, title: str) -> CannedReply | None:
+        team = CannedReply.team_id.is_(None) if team_id is None else CannedReply.team_id == team_id
+        query = select(CannedReply).where(team, CannedReply.title == title)
+        return (await self.session.scalars(query)).first()
