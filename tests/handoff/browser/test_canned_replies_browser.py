@@ -1,0 +1,83 @@
+"""Canned replies in the console (headless Chromium, the real service): "/" in an empty reply
+opens the picker, the reply arrives filled for this customer and is edited before it is sent;
+a supervisor adds a reply to the library in the console."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from selenium.webdriver.common.keys import Keys
+
+from tests.handoff.browser.console_page import ConsolePage
+from tests.handoff.browser.factories import handoff_request
+from tests.handoff.browser.servers import DeliveryEndpoint, HandoffService
+
+pytestmark = pytest.mark.slow
+
+DANA = "dana@lumen.example"
+SUPERVISOR = "supervisor@lumen.example"
+OpenConsole = Callable[[], ConsolePage]
+
+
+def test_an_agent_inserts_a_filled_canned_reply_edits_it_and_sends_it(
+    service: HandoffService, delivery: DeliveryEndpoint, open_console: OpenConsole
+) -> None:
+    customer = {"id": "web-maria", "name": "Maria Lopez", "language": "en"}
+    billing = service.intake(handoff_request(customer=customer))
+    console = open_console()
+    console.log_in_and_wait(DANA, service.passwords[DANA])
+    console.open(billing["id"])
+    console.claim()
+    console.reply_box().click()
+
+    console.press("/")
+    console.until(lambda: console.shown("#canned-picker"), "the picker opens on /")
+    assert console.focused_id() == "canned-search"
+    console.press("refund")
+    console.until(
+        lambda: console.text_of("#canned-list").startswith("Refund confirmed"),
+        "the search finds the billing library's refund reply",
+    )
+    console.screenshot("canned-picker")
+    console.press(Keys.ENTER)
+    console.until(lambda: not console.shown("#canned-picker"), "the picker closes")
+    text = console.reply_box().get_attribute("value")
+    assert text.startswith("I've issued the refund for ACC-482913.")
+    assert delivery.texts() == [], "inserting a reply sends nothing"
+
+    console.press(Keys.END + " Anything else I can help with?")
+    console.press(Keys.ENTER)
+    console.until(lambda: len(delivery.texts()) == 1, "the edited reply is delivered")
+    assert delivery.texts()[0].endswith("email shortly. Anything else I can help with?")
+
+
+def test_a_supervisor_adds_a_reply_that_agents_then_find(
+    service: HandoffService, open_console: OpenConsole
+) -> None:
+    billing = service.intake(handoff_request())
+    console = open_console()
+    console.log_in_and_wait(SUPERVISOR, service.passwords[SUPERVISOR])
+    console.open(billing["id"])
+    console.claim()
+    console.find("#canned-open").click()
+    console.until(lambda: console.shown("#canned-manage"), "supervisors may edit the library")
+    console.find("#canned-manage").click()
+    console.until(lambda: "Greeting" in console.text_of("#canned-library"), "the library lists")
+    console.find("#canned-form-title").send_keys("Invoice copy")
+    console.find("#canned-form-text").send_keys("Hi {customer_nickname}")
+    console.find("#canned-form-save").click()
+    console.until(lambda: console.shown("#canned-form-error"), "a wrong placeholder is refused")
+    assert "customer_nickname" in console.text_of("#canned-form-error")
+    text = console.find("#canned-form-text")
+    text.clear()
+    text.send_keys("A copy of invoice {order_reference} is in your inbox.")
+    console.find("#canned-form-save").click()
+    console.until(lambda: "Invoice copy" in console.text_of("#canned-library"), "it is stored")
+    console.find("#canned-dialog-close").click()
+
+    console.find("#canned-open").click()
+    console.find("#canned-search").send_keys("invoice")
+    console.until(
+        lambda: console.text_of("#canned-list").startswith("Invoice copy"), "found by search"
+    )
