@@ -34,6 +34,7 @@ from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.erasure import ErasureService, run_erasure_retries
 from handoff.services.intake import IntakeService
 from handoff.services.retention import RetentionPolicy, run_retention
+from handoff.services.search import SearchService
 from handoff.services.secure_forms import SecureFormService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
@@ -104,6 +105,7 @@ async def start(app: Sanic) -> None:
     )
     app.ctx.deliveries = DeliveryStatusService(sessions, live)
     app.ctx.canned_replies = CannedReplyService(sessions)
+    app.ctx.search = SearchService(sessions)
     app.ctx.sink = EventSink(sessions, live)
     app.ctx.dead_letters = DeadLetterService(sessions, app.ctx.sink)
     app.ctx.erasures = ErasureService(

@@ -3,12 +3,13 @@ transaction). Conditional UPDATEs return whether they matched, so the database d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import String, cast, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -422,10 +423,10 @@ class DeadLetters:
         return (await self.session.execute(statement)).rowcount == 1
 
 
-def contains_pattern(text: str) -> str:
-    """A LIKE pattern (escape character backslash) matching `text` anywhere, lower-cased."""
+def contains(column: Any, text: str) -> ColumnElement[bool]:
+    """`text` anywhere in `column`, case-insensitive (LIKE with its wildcards escaped)."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return func.lower(column).like(f"%{escaped}%", escape="\\")
 
 
 class CannedReplies:
@@ -452,18 +453,77 @@ class CannedReplies:
                 or_(CannedReply.team_id.is_(None), CannedReply.team_id.in_(list(teams)))
             )
         if text:
-            pattern = contains_pattern(text)
-            query = query.where(
-                or_(
-                    *(
-                        func.lower(column).like(pattern, escape="\\")
-                        for column in (CannedReply.title, CannedReply.shortcut, CannedReply.text)
-                    )
-                )
-            )
+            columns = (CannedReply.title, CannedReply.shortcut, CannedReply.text)
+            query = query.where(or_(*(contains(column, text) for column in columns)))
         return (await self.session.scalars(query)).all()
 
     async def by_title(self, team_id: str | None, title: str) -> CannedReply | None:
         team = CannedReply.team_id.is_(None) if team_id is None else CannedReply.team_id == team_id
         query = select(CannedReply).where(team, CannedReply.title == title)
         return (await self.session.scalars(query)).first()
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """What agents search conversations by; every field given must match (text: any line)."""
+
+    text: str | None = None
+    customer: str | None = None  # name or id
+    reference: str | None = None
+    tag: str | None = None
+    team: str | None = None
+    agent_id: str | None = None  # the owner, or anyone it was assigned to before
+    statuses: tuple[Status, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class ConversationSearch:
+    """Conversations matching a `SearchFilter`, newest first, in keyset pages (created_at, id)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(
+        self, where: SearchFilter, limit: int, after: tuple[datetime, str] | None = None
+    ) -> Sequence[Conversation]:
+        query = select(Conversation).where(*self.conditions(where))
+        if after is not None:
+            query = query.where(tuple_(Conversation.created_at, Conversation.id) < after)
+        query = query.order_by(Conversation.created_at.desc(), Conversation.id.desc())
+        return (await self.session.scalars(query.limit(limit))).all()
+
+    @staticmethod
+    def conditions(where: SearchFilter) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if where.text:
+            line = exists().where(
+                Message.conversation_id == Conversation.id, contains(Message.text, where.text)
+            )
+            found.append(or_(line, contains(Conversation.triage_description, where.text)))
+        if where.customer:
+            found.append(
+                or_(
+                    contains(Conversation.customer_name, where.customer),
+                    contains(Conversation.customer_id, where.customer),
+                )
+            )
+        if where.reference:
+            found.append(contains(Conversation.triage_reference, where.reference))
+        if where.tag:  # tags is a JSON list of strings: match one whole element as text
+            found.append(contains(cast(Conversation.tags, String), json.dumps(where.tag.lower())))
+        if where.team:
+            found.append(Conversation.team == where.team)
+        if where.agent_id:
+            handled = exists().where(
+                Assignment.conversation_id == Conversation.id,
+                Assignment.to_agent_id == where.agent_id,
+            )
+            found.append(or_(Conversation.assigned_agent_id == where.agent_id, handled))
+        if where.statuses:
+            found.append(status_in(where.statuses))
+        if where.since:
+            found.append(Conversation.created_at >= where.since)
+        if where.until:
+            found.append(Conversation.created_at < where.until)
+        return found

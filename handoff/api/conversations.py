@@ -85,3 +85,10 @@ async def resolve(request: Request, conversation_id: str) -> HTTPResponse:
 async def return_to_bot(request: Request, conversation_id: str) -> HTTPResponse:
     service = request.app.ctx.conversations
     return json(await service.return_to_bot(conversation_id, request.ctx.agent))
+
+
+@bp.get("/conversations/search")
+@requires(Role.AGENT)
+async def search(request: Request) -> HTTPResponse:
+    args = {name: request.args.get(name) for name in request.args}
+    return json(await request.app.ctx.search.search(args))
