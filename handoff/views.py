@@ -60,6 +60,7 @@ def conversation(
         "assigned_agent": (
             {"id": row.assigned_agent_id, "name": owner_name} if row.assigned_agent_id else None
         ),
+        "created_at": iso(row.created_at),
         "sla_due_at": iso(row.sla_due_at),
         "queued_at": iso(row.queued_at),
         "assigned_at": iso(row.assigned_at),

@@ -1104,6 +1104,9 @@ function onKeydown(event) {
     case "n":
       focusComposer("note");
       break;
+    case "s":
+      openSearch(); // search.js
+      break;
     case "?":
       toggleShortcuts();
       break;

@@ -1,6 +1,7 @@
-"""Canned replies in the console (headless Chromium, the real service): "/" in an empty reply
-opens the picker, the reply arrives filled for this customer and is edited before it is sent;
-a supervisor adds a reply to the library in the console."""
+"""Agents' tools in the console (headless Chromium, the real service). Canned replies: "/" in
+an empty reply opens the picker, the reply arrives filled for this customer and is edited before
+it is sent; a supervisor adds a reply to the library. Search: "s" opens it, a customer's name
+finds their conversation and a result opens it."""
 
 from __future__ import annotations
 
@@ -81,3 +82,27 @@ def test_a_supervisor_adds_a_reply_that_agents_then_find(
     console.until(
         lambda: console.text_of("#canned-list").startswith("Invoice copy"), "found by search"
     )
+
+
+def test_an_agent_finds_a_conversation_by_the_customer_s_name_and_opens_it(
+    service: HandoffService, open_console: OpenConsole
+) -> None:
+    maria = {"id": "web-maria", "name": "Maria Lopez", "language": "en"}
+    wanted = service.intake(handoff_request(customer=maria))
+    other = service.intake(handoff_request())
+    console = open_console()
+    console.log_in_and_wait(DANA, service.passwords[DANA])
+    console.until(lambda: len(console.row_ids()) == 2, "both handoffs are listed")
+    console.press("s")
+    console.until(lambda: console.focused_id() == "search-text", "s opens the search")
+    console.find("#search-customer").send_keys("lopez")
+    console.find("#search-customer").send_keys(Keys.ENTER)
+    console.until(
+        lambda: "Maria Lopez" in console.text_of("#search-results"), "the customer is found"
+    )
+    results = console.driver.find_elements("css selector", "#search-results [data-id]")
+    assert [r.get_attribute("data-id") for r in results] == [wanted["id"]]
+    assert other["id"] not in console.text_of("#search-results")
+    console.screenshot("search")
+    results[0].click()
+    console.until(lambda: "Maria Lopez" in console.header(), "the result opens")
