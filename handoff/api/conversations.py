@@ -92,3 +92,14 @@ async def return_to_bot(request: Request, conversation_id: str) -> HTTPResponse:
 async def search(request: Request) -> HTTPResponse:
     args = {name: request.args.get(name) for name in request.args}
     return json(await request.app.ctx.search.search(args))
+
+
+@bp.post("/conversations/<conversation_id:str>/mode")
+@requires(Role.AGENT)
+async def switch_mode(request: Request, conversation_id: str) -> HTTPResponse:
+    data = body(request, required=("mode",))
+    tell = data.get("tell_customer", True)
+    if not isinstance(tell, bool):
+        raise Invalid("tell_customer must be true or false.")
+    service = request.app.ctx.conversations
+    return json(await service.switch_mode(conversation_id, request.ctx.agent, data["mode"], tell))

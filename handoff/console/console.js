@@ -553,6 +553,7 @@ function permissions(c) {
     release: c.status === "assigned" && manages,
     resolve: active && manages,
     returnToBot: c.status === "assigned" && manages,
+    switchMode: active && manages,
     lockedBy: c.status === "assigned" && !mine ? c.assigned_agent : null,
   };
 }
@@ -585,6 +586,8 @@ function renderActions(c) {
   $("act-release").hidden = !can.release;
   $("act-resolve").hidden = !can.resolve;
   $("act-return").hidden = !can.returnToBot;
+  $("act-mode").hidden = !can.switchMode;
+  $("act-mode").textContent = c.mode === "async" ? "Switch to live chat" : "Switch to answer later";
   $("conv-lock").hidden = !can.lockedBy;
   $("conv-lock").textContent = can.lockedBy
     ? `Claimed by ${can.lockedBy.name}: only they can reply.` +
@@ -1146,6 +1149,9 @@ function bindEvents() {
   $("act-release").addEventListener("click", () => act("release"));
   $("act-resolve").addEventListener("click", () => act("resolve"));
   $("act-return").addEventListener("click", () => act("return-to-bot"));
+  $("act-mode").addEventListener("click", () =>
+    act("mode", { mode: state.open?.mode === "async" ? "sync" : "async" }),
+  );
   for (const tab of document.querySelectorAll(".composer-tab")) {
     tab.addEventListener("click", () => focusComposer(tab.dataset.mode));
   }

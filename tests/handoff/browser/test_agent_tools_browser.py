@@ -106,3 +106,21 @@ def test_an_agent_finds_a_conversation_by_the_customer_s_name_and_opens_it(
     console.screenshot("search")
     results[0].click()
     console.until(lambda: "Maria Lopez" in console.header(), "the result opens")
+
+
+def test_the_owner_moves_a_live_chat_to_answer_later_and_the_customer_is_told(
+    service: HandoffService, delivery: DeliveryEndpoint, open_console: OpenConsole
+) -> None:
+    billing = service.intake(handoff_request())
+    console = open_console()
+    console.log_in_and_wait(DANA, service.passwords[DANA])
+    console.open(billing["id"])
+    console.claim()
+    assert "Live chat" in console.header()
+    console.find("#act-mode").click()
+    console.until(lambda: "Answer later" in console.header(), "the header shows the new mode")
+    console.until(
+        lambda: any("No need to wait here" in text for text in delivery.texts("system")),
+        "the customer is told in the channel",
+    )
+    assert console.text_of("#act-mode") == "Switch to live chat"
