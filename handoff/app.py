@@ -36,6 +36,7 @@ from handoff.services.intake import IntakeService
 from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.search import SearchService
 from handoff.services.secure_forms import SecureFormService
+from handoff.services.snooze import SnoozeService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
 
@@ -106,6 +107,7 @@ async def start(app: Sanic) -> None:
     app.ctx.deliveries = DeliveryStatusService(sessions, live)
     app.ctx.canned_replies = CannedReplyService(sessions)
     app.ctx.search = SearchService(sessions)
+    app.ctx.snoozes = SnoozeService(sessions, live)
     app.ctx.sink = EventSink(sessions, live)
     app.ctx.dead_letters = DeadLetterService(sessions, app.ctx.sink)
     app.ctx.erasures = ErasureService(
@@ -129,6 +131,9 @@ async def started(app: Sanic) -> None:
             run_every(
                 settings.session_cleanup_seconds, app.ctx.auth.purge_expired, "session cleanup"
             )
+        ),
+        asyncio.ensure_future(
+            run_every(settings.sla_check_seconds, app.ctx.snoozes.wake_due, "snooze wake-up")
         ),
     ]
     if settings.erasure_token:

@@ -149,6 +149,13 @@ class Conversation(Base):
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
     anonymised_at: Mapped[datetime | None]  # set once by retention (handoff/services/retention.py)
+    # snoozed (handoff/snooze.py): since when, until when (None: until the customer replies), why
+    snoozed_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
+    snooze_note: Mapped[str | None] = mapped_column(Text)
+    snoozed_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
 
 
 class Message(Base):

@@ -102,13 +102,24 @@ class Conversations:
         return (await self.session.scalars(query)).all()
 
     async def due_for_sla(self, until: datetime) -> Sequence[Conversation]:
-        """Conversations without a first response whose SLA is due by `until`, not yet flagged."""
+        """Conversations without a first response whose SLA is due by `until`, not yet flagged
+        (a snoozed conversation's SLA is paused)."""
         query = select(Conversation).where(
             Conversation.status.in_([Status.QUEUED.value, Status.ASSIGNED.value]),
             Conversation.first_response_at.is_(None),
+            Conversation.snoozed_at.is_(None),
             Conversation.sla_due_at.is_not(None),
             Conversation.sla_due_at <= until,
             Conversation.sla_breached_at.is_(None),
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def snoozed_until(self, now: datetime) -> Sequence[Conversation]:
+        """Snoozed conversations whose time has come, earliest first."""
+        query = (
+            select(Conversation)
+            .where(Conversation.snoozed_until.is_not(None), Conversation.snoozed_until <= now)
+            .order_by(Conversation.snoozed_until)
         )
         return (await self.session.scalars(query)).all()
 

@@ -103,3 +103,21 @@ async def switch_mode(request: Request, conversation_id: str) -> HTTPResponse:
         raise Invalid("tell_customer must be true or false.")
     service = request.app.ctx.conversations
     return json(await service.switch_mode(conversation_id, request.ctx.agent, data["mode"], tell))
+
+
+@bp.post("/conversations/<conversation_id:str>/snooze")
+@requires(Role.AGENT)
+async def snooze(request: Request, conversation_id: str) -> HTTPResponse:
+    data = body(request)
+    service = request.app.ctx.snoozes
+    return json(
+        await service.snooze(
+            conversation_id, request.ctx.agent, data.get("until"), data.get("note")
+        )
+    )
+
+
+@bp.post("/conversations/<conversation_id:str>/unsnooze")
+@requires(Role.AGENT)
+async def unsnooze(request: Request, conversation_id: str) -> HTTPResponse:
+    return json(await request.app.ctx.snoozes.unsnooze(conversation_id, request.ctx.agent))

@@ -242,7 +242,7 @@ class ConversationService:
                     f"Cannot switch the mode of a conversation that is {row.status}.",
                     "invalid_state",
                 )
-            _check_owner(row, actor)
+            check_owner(row, actor)
             if row.mode == mode:
                 raise Conflict(f"The conversation is already {mode}.", "same_mode")
             values: dict[str, Any] = {"mode": mode}
@@ -374,10 +374,11 @@ def _check(row: Conversation, actor: Principal, action: Action) -> None:
     supervisor."""
     if not allowed(action, Status(row.status)):
         raise _wrong_state(row, action)
-    _check_owner(row, actor)
+    check_owner(row, actor)
 
 
-def _check_owner(row: Conversation, actor: Principal) -> None:
+def check_owner(row: Conversation, actor: Principal) -> None:
+    """403 unless the actor owns the conversation or is a supervisor."""
     if row.assigned_agent_id != actor.id and not actor.role.at_least(Role.SUPERVISOR):
         raise Forbidden(
             "Only the agent who owns the conversation or a supervisor can do this.", "not_owner"

@@ -1,6 +1,6 @@
-"""canned replies
+"""canned replies, snooze
 
-Revision ID: 0012_canned_replies
+Revision ID: 0012_lifecycle
 Revises: 0005_erasure_audit
 Create Date: 2026-12-01 12:30:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_canned_replies"
+revision: str = "0012_lifecycle"
 down_revision: str | None = "0005_erasure_audit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -43,7 +43,29 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("canned_replies", schema=None) as batch_op:
         batch_op.create_index("ix_canned_replies_team_title", ["team_id", "title"], unique=False)
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("snoozed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("snooze_note", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("snoozed_by_agent_id", sa.String(length=32), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_conversations_snoozed_until"), ["snoozed_until"], unique=False
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_conversations_snoozed_by_agent_id_agents"),
+            "agents",
+            ["snoozed_by_agent_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_conversations_snoozed_by_agent_id_agents"), type_="foreignkey"
+        )
+        batch_op.drop_index(batch_op.f("ix_conversations_snoozed_until"))
+        for column in ("snoozed_by_agent_id", "snooze_note", "snoozed_until", "snoozed_at"):
+            batch_op.drop_column(column)
     op.drop_table("canned_replies")
