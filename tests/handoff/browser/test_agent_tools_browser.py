@@ -124,3 +124,27 @@ def test_the_owner_moves_a_live_chat_to_answer_later_and_the_customer_is_told(
         "the customer is told in the channel",
     )
     assert console.text_of("#act-mode") == "Switch to live chat"
+
+
+def test_an_agent_snoozes_until_the_customer_replies_and_the_reply_wakes_it(
+    service: HandoffService, open_console: OpenConsole
+) -> None:
+    billing = service.intake(handoff_request())
+    console = open_console()
+    console.log_in_and_wait(DANA, service.passwords[DANA])
+    console.open(billing["id"])
+    console.claim()
+    console.find("#act-snooze").click()
+    console.find("#snooze-note").send_keys("waiting for the bank statement")
+    console.find("#snooze-form button[type=submit]").click()
+    console.until(
+        lambda: "Snoozed until the customer replies" in console.header(), "the header says so"
+    )
+    assert console.shown("#act-unsnooze") and not console.shown("#act-snooze")
+    console.screenshot("snoozed")
+
+    service.customer_says(billing["conversation_id"], "here is the statement")
+    console.until(lambda: "Snoozed" not in console.header(), "the customer's reply wakes it")
+    console.until(
+        lambda: console.transcript()[-1].text == "here is the statement", "the reply is shown"
+    )
