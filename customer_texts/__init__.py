@@ -43,6 +43,8 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "notice.joined": frozenset({"agent", "brand"}),
     "notice.left": frozenset({"agent"}),
     "notice.closed": frozenset({"agent", "brand"}),
+    "notice.mode_async": frozenset(),
+    "notice.mode_sync": frozenset({"agent"}),
 }
 _TOP_KEYS = frozenset({"version", "default_language", "languages"})
 

@@ -28,6 +28,7 @@ from handoff.media import MediaClient
 from handoff.periodic import run_every
 from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
+from handoff.services.canned_replies import CannedReplyService
 from handoff.services.conversations import ConversationService
 from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
@@ -35,7 +36,9 @@ from handoff.services.erasure import ErasureService, run_erasure_retries
 from handoff.services.intake import IntakeService
 from handoff.services.media import MediaService
 from handoff.services.retention import RetentionPolicy, run_retention
+from handoff.services.search import SearchService
 from handoff.services.secure_forms import SecureFormService
+from handoff.services.snooze import SnoozeService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
 
@@ -106,6 +109,9 @@ async def start(app: Sanic) -> None:
     app.ctx.deliveries = DeliveryStatusService(sessions, live)
     media = MediaClient(app.ctx.http, settings.delivery_url, settings.delivery_token)
     app.ctx.media = MediaService(sessions, media)
+    app.ctx.canned_replies = CannedReplyService(sessions)
+    app.ctx.search = SearchService(sessions)
+    app.ctx.snoozes = SnoozeService(sessions, live)
     app.ctx.sink = EventSink(sessions, live)
     app.ctx.dead_letters = DeadLetterService(sessions, app.ctx.sink)
     app.ctx.erasures = ErasureService(
@@ -129,6 +135,9 @@ async def started(app: Sanic) -> None:
             run_every(
                 settings.session_cleanup_seconds, app.ctx.auth.purge_expired, "session cleanup"
             )
+        ),
+        asyncio.ensure_future(
+            run_every(settings.sla_check_seconds, app.ctx.snoozes.wake_due, "snooze wake-up")
         ),
     ]
     if settings.erasure_token:

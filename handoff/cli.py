@@ -1,5 +1,5 @@
 """Administration: `python -m handoff.cli migrate | create-admin | seed-demo | retention |
-erase-customer` (DATABASE_URL and the service's other settings)."""
+erase-customer | import-canned-replies` (DATABASE_URL and the service's other settings)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +23,7 @@ from handoff.models import Team
 from handoff.repositories import Agents
 from handoff.roles import Role
 from handoff.services.auth import AuthService
+from handoff.services.canned_replies import LIBRARY_FILE, CannedReplyService, load_library
 from handoff.services.erasure import DONE, ErasureService, Requester
 from handoff.services.retention import RetentionPolicy, apply_retention
 from handoff.settings import RETENTION_MODES, Settings, SettingsError, async_database_url
@@ -69,10 +71,18 @@ async def seed_demo(engine: AsyncEngine) -> None:
         await auth.create_agent(email, name, password, role, teams)
         created.append((email, role.value, password))
     print(f"teams: {', '.join(DEMO_TEAMS)}")
+    await import_canned_replies(engine, LIBRARY_FILE)
     if not created:
         print("demo agents already exist (their passwords were printed when they were created)")
     for email, role, password in created:
         print(f"{role:<10} {email:<28} password {password}")
+
+
+async def import_canned_replies(engine: AsyncEngine, path: Path) -> None:
+    """Validate the whole file first (nothing is stored when one entry is wrong), then upsert."""
+    replies = load_library(path)
+    created, updated = await CannedReplyService(session_factory(engine)).import_library(replies)
+    print(f"canned replies from {path}: {created} created, {updated} updated")
 
 
 async def retention(engine: AsyncEngine, policy: RetentionPolicy, dry_run: bool) -> None:
@@ -110,6 +120,10 @@ def parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", required=True)
     admin.add_argument("--password", required=True)
     commands.add_parser("seed-demo", help="demo teams, a supervisor and agents (idempotent)")
+    canned = commands.add_parser(
+        "import-canned-replies", help="add or update canned replies from a YAML library"
+    )
+    canned.add_argument("path", type=Path, nargs="?", default=LIBRARY_FILE)
     keep = commands.add_parser(
         "retention", help="delete or anonymise ended transcripts older than RETENTION_DAYS"
     )
@@ -138,6 +152,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> bool:
             await migrate(engine)
         elif args.command == "create-admin":
             await create_admin(engine, args.email, args.name, args.password)
+        elif args.command == "import-canned-replies":
+            await import_canned_replies(engine, args.path)
         elif args.command == "retention":
             await retention(engine, retention_policy(args, settings), args.dry_run)
         else:

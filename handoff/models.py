@@ -149,6 +149,13 @@ class Conversation(Base):
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
     anonymised_at: Mapped[datetime | None]  # set once by retention (handoff/services/retention.py)
+    # snoozed (handoff/snooze.py): since when, until when (None: until the customer replies), why
+    snoozed_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
+    snooze_note: Mapped[str | None] = mapped_column(Text)
+    snoozed_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
 
 
 class Message(Base):
@@ -319,3 +326,22 @@ class ErasureAudit(Base):
     lease_until: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     pending_sender_id: Mapped[str | None] = mapped_column(Text)
+
+
+class CannedReply(Base):
+    """A reply from a team's library (`team_id` None: every team), with `{placeholders}` filled
+    from the conversation when an agent inserts it (handoff/services/canned_replies.py)."""
+
+    __tablename__ = "canned_replies"
+    __table_args__ = (Index("ix_canned_replies_team_title", "team_id", "title"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    shortcut: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(20), default="en")
+    updated_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)

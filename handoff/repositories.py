@@ -3,12 +3,13 @@ transaction). Conditional UPDATEs return whether they matched, so the database d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import String, cast, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,6 +21,7 @@ from handoff.models import (
     AgentSession,
     AgentTeam,
     Assignment,
+    CannedReply,
     Conversation,
     DeadLetter,
     IngestCursor,
@@ -100,13 +102,24 @@ class Conversations:
         return (await self.session.scalars(query)).all()
 
     async def due_for_sla(self, until: datetime) -> Sequence[Conversation]:
-        """Conversations without a first response whose SLA is due by `until`, not yet flagged."""
+        """Conversations without a first response whose SLA is due by `until`, not yet flagged
+        (a snoozed conversation's SLA is paused)."""
         query = select(Conversation).where(
             Conversation.status.in_([Status.QUEUED.value, Status.ASSIGNED.value]),
             Conversation.first_response_at.is_(None),
+            Conversation.snoozed_at.is_(None),
             Conversation.sla_due_at.is_not(None),
             Conversation.sla_due_at <= until,
             Conversation.sla_breached_at.is_(None),
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def snoozed_until(self, now: datetime) -> Sequence[Conversation]:
+        """Snoozed conversations whose time has come, earliest first."""
+        query = (
+            select(Conversation)
+            .where(Conversation.snoozed_until.is_not(None), Conversation.snoozed_until <= now)
+            .order_by(Conversation.snoozed_until)
         )
         return (await self.session.scalars(query)).all()
 
@@ -421,3 +434,109 @@ class DeadLetters:
             .execution_options(synchronize_session=False)
         )
         return (await self.session.execute(statement)).rowcount == 1
+
+
+def contains(column: Any, text: str) -> ColumnElement[bool]:
+    """`text` anywhere in `column`, case-insensitive (LIKE with its wildcards escaped)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")
+
+
+class CannedReplies:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, reply_id: str) -> CannedReply | None:
+        return await self.session.get(CannedReply, reply_id)
+
+    def add(self, reply: CannedReply) -> None:
+        self.session.add(reply)
+
+    async def remove(self, reply: CannedReply) -> None:
+        await self.session.delete(reply)
+
+    async def find(
+        self, teams: Collection[str] | None, text: str | None = None, limit: int = 200
+    ) -> Sequence[CannedReply]:
+        """Replies of `teams` and those for every team (`teams` None: all), matching `text` in
+        the title, shortcut or body (case-insensitive), titles in order."""
+        query = select(CannedReply).order_by(CannedReply.title, CannedReply.id).limit(limit)
+        if teams is not None:
+            query = query.where(
+                or_(CannedReply.team_id.is_(None), CannedReply.team_id.in_(list(teams)))
+            )
+        if text:
+            columns = (CannedReply.title, CannedReply.shortcut, CannedReply.text)
+            query = query.where(or_(*(contains(column, text) for column in columns)))
+        return (await self.session.scalars(query)).all()
+
+    async def by_title(self, team_id: str | None, title: str) -> CannedReply | None:
+        team = CannedReply.team_id.is_(None) if team_id is None else CannedReply.team_id == team_id
+        query = select(CannedReply).where(team, CannedReply.title == title)
+        return (await self.session.scalars(query)).first()
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """What agents search conversations by; every field given must match (text: any line)."""
+
+    text: str | None = None
+    customer: str | None = None  # name or id
+    reference: str | None = None
+    tag: str | None = None
+    team: str | None = None
+    agent_id: str | None = None  # the owner, or anyone it was assigned to before
+    statuses: tuple[Status, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class ConversationSearch:
+    """Conversations matching a `SearchFilter`, newest first, in keyset pages (created_at, id)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(
+        self, where: SearchFilter, limit: int, after: tuple[datetime, str] | None = None
+    ) -> Sequence[Conversation]:
+        query = select(Conversation).where(*self.conditions(where))
+        if after is not None:
+            query = query.where(tuple_(Conversation.created_at, Conversation.id) < after)
+        query = query.order_by(Conversation.created_at.desc(), Conversation.id.desc())
+        return (await self.session.scalars(query.limit(limit))).all()
+
+    @staticmethod
+    def conditions(where: SearchFilter) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if where.text:
+            line = exists().where(
+                Message.conversation_id == Conversation.id, contains(Message.text, where.text)
+            )
+            found.append(or_(line, contains(Conversation.triage_description, where.text)))
+        if where.customer:
+            found.append(
+                or_(
+                    contains(Conversation.customer_name, where.customer),
+                    contains(Conversation.customer_id, where.customer),
+                )
+            )
+        if where.reference:
+            found.append(contains(Conversation.triage_reference, where.reference))
+        if where.tag:  # tags is a JSON list of strings: match one whole element as text
+            found.append(contains(cast(Conversation.tags, String), json.dumps(where.tag.lower())))
+        if where.team:
+            found.append(Conversation.team == where.team)
+        if where.agent_id:
+            handled = exists().where(
+                Assignment.conversation_id == Conversation.id,
+                Assignment.to_agent_id == where.agent_id,
+            )
+            found.append(or_(Conversation.assigned_agent_id == where.agent_id, handled))
+        if where.statuses:
+            found.append(status_in(where.statuses))
+        if where.since:
+            found.append(Conversation.created_at >= where.since)
+        if where.until:
+            found.append(Conversation.created_at < where.until)
+        return found

@@ -6,6 +6,7 @@ from sanic import Blueprint
 
 from handoff.api import (
     auth,
+    canned_replies,
     conversations,
     dead_letters,
     deliveries,
@@ -25,6 +26,7 @@ def blueprints() -> list[Blueprint]:
         deliveries.bp,
         auth.bp,
         conversations.bp,
+        canned_replies.bp,
         directory.bp,
         dead_letters.bp,
         erasures.bp,

@@ -85,3 +85,39 @@ async def resolve(request: Request, conversation_id: str) -> HTTPResponse:
 async def return_to_bot(request: Request, conversation_id: str) -> HTTPResponse:
     service = request.app.ctx.conversations
     return json(await service.return_to_bot(conversation_id, request.ctx.agent))
+
+
+@bp.get("/conversations/search")
+@requires(Role.AGENT)
+async def search(request: Request) -> HTTPResponse:
+    args = {name: request.args.get(name) for name in request.args}
+    return json(await request.app.ctx.search.search(args))
+
+
+@bp.post("/conversations/<conversation_id:str>/mode")
+@requires(Role.AGENT)
+async def switch_mode(request: Request, conversation_id: str) -> HTTPResponse:
+    data = body(request, required=("mode",))
+    tell = data.get("tell_customer", True)
+    if not isinstance(tell, bool):
+        raise Invalid("tell_customer must be true or false.")
+    service = request.app.ctx.conversations
+    return json(await service.switch_mode(conversation_id, request.ctx.agent, data["mode"], tell))
+
+
+@bp.post("/conversations/<conversation_id:str>/snooze")
+@requires(Role.AGENT)
+async def snooze(request: Request, conversation_id: str) -> HTTPResponse:
+    data = body(request)
+    service = request.app.ctx.snoozes
+    return json(
+        await service.snooze(
+            conversation_id, request.ctx.agent, data.get("until"), data.get("note")
+        )
+    )
+
+
+@bp.post("/conversations/<conversation_id:str>/unsnooze")
+@requires(Role.AGENT)
+async def unsnooze(request: Request, conversation_id: str) -> HTTPResponse:
+    return json(await request.app.ctx.snoozes.unsnooze(conversation_id, request.ctx.agent))

@@ -378,6 +378,7 @@ function fillRow(el, c) {
       "div",
       { class: "row-foot" },
       modePill(c),
+      snoozePill(c), // snooze.js
       waitingEl(c),
       owner && state.view === "queue" ? h("span", {}, owner.name) : null,
       frustrationBadge(c.frustration),
@@ -553,6 +554,8 @@ function permissions(c) {
     release: c.status === "assigned" && manages,
     resolve: active && manages,
     returnToBot: c.status === "assigned" && manages,
+    switchMode: active && manages,
+    snooze: c.status === "assigned" && manages,
     lockedBy: c.status === "assigned" && !mine ? c.assigned_agent : null,
   };
 }
@@ -569,6 +572,7 @@ function renderConversation({ scrollToEnd = false } = {}) {
     h("span", {}, owner ? `Owner: ${owner.id === state.me.id ? "you" : owner.name}` : "Unassigned"),
     c.priority ? priorityPill(c) : null,
     c.mode ? modePill(c) : null,
+    snoozePill(c),
     slaPill(c),
     c.team ? h("span", { class: "pill" }, teamName(c.team)) : null,
   );
@@ -585,6 +589,9 @@ function renderActions(c) {
   $("act-release").hidden = !can.release;
   $("act-resolve").hidden = !can.resolve;
   $("act-return").hidden = !can.returnToBot;
+  $("act-mode").hidden = !can.switchMode;
+  renderSnoozeAction(c, can); // snooze.js
+  $("act-mode").textContent = c.mode === "async" ? "Switch to live chat" : "Switch to answer later";
   $("conv-lock").hidden = !can.lockedBy;
   $("conv-lock").textContent = can.lockedBy
     ? `Claimed by ${can.lockedBy.name}: only they can reply.` +
@@ -989,6 +996,10 @@ function handleEvent(event) {
     state.arrived.add(c.id);
   }
   if (event.type === "sla.warning") state.slaWarned.add(c.id);
+  if (event.type === "conversation.woken") {
+    state.unseen.add(c.id); // back from a snooze: flag it like a new arrival
+    if (state.open?.id === c.id) refreshOpen(); // the reminder note is on top of it now
+  }
   if (event.type === "message.created" && event.message && state.open?.id === c.id) {
     upsert((state.open.messages ??= []), event.message);
     if (event.message.author_type === "system") loadSecureForms(); // e.g. a form was submitted
@@ -1103,6 +1114,9 @@ function onKeydown(event) {
     case "n":
       focusComposer("note");
       break;
+    case "s":
+      openSearch(); // search.js
+      break;
     case "?":
       toggleShortcuts();
       break;
@@ -1142,6 +1156,9 @@ function bindEvents() {
   $("act-release").addEventListener("click", () => act("release"));
   $("act-resolve").addEventListener("click", () => act("resolve"));
   $("act-return").addEventListener("click", () => act("return-to-bot"));
+  $("act-mode").addEventListener("click", () =>
+    act("mode", { mode: state.open?.mode === "async" ? "sync" : "async" }),
+  );
   for (const tab of document.querySelectorAll(".composer-tab")) {
     tab.addEventListener("click", () => focusComposer(tab.dataset.mode));
   }

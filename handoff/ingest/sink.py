@@ -30,9 +30,10 @@ from handoff.ingest.mapping import (
     map_event,
 )
 from handoff.live import Broadcaster
-from handoff.models import Conversation
-from handoff.repositories import Conversations, Cursors, DeadLetters, Messages
+from handoff.models import Conversation, utc_now
+from handoff.repositories import Conversations, Cursors, DeadLetters, History, Messages
 from handoff.services.views import message_event
+from handoff.snooze import wake_values
 from handoff.states import WITH_PEOPLE, Status
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,9 @@ class EventSink:
             values["channel"] = channel
         if item.frustration:
             values.update(_merged(row, item.frustration))
+        if row.snoozed_at is not None and item.author_type == "customer":
+            values.update(wake_values(row, utc_now()))  # the customer is back: wake it now
+            History(session).record(conversation_pk, "snooze_ended", note="the customer replied")
         if values:
             await conversations.update_where(conversation_pk, **values)
         return message_id if Status(row.status) in WITH_PEOPLE else None

@@ -5,6 +5,7 @@ counter otherwise), so concurrent agents and several service instances cannot bo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +28,8 @@ from handoff.services.views import (
     load_row,
     message_event,
 )
-from handoff.states import Action, Status, allowed, transition
+from handoff.sla_targets import MODES, first_response_minutes
+from handoff.states import WITH_PEOPLE, Action, Status, allowed, transition
 
 MAX_TEXT = 4000
 
@@ -225,6 +227,52 @@ class ConversationService:
             await self._tell_customer(conversation_pk, "left", agent=names[previous])
         return view
 
+    async def switch_mode(
+        self, conversation_pk: str, actor: Principal, mode: Any, tell_customer: bool = True
+    ) -> views.JSON:
+        """Move a queued or assigned conversation between live chat (sync) and answer later
+        (async). Until the first response, the SLA target follows the mode: an async target
+        counts from the original queueing, a sync one from now (the customer waits now)."""
+        if mode not in MODES:
+            raise Invalid("mode must be sync or async.", "invalid_mode")
+        async with self.sessions.begin() as session:
+            row = await load_row(session, conversation_pk)
+            if Status(row.status) not in WITH_PEOPLE:
+                raise Conflict(
+                    f"Cannot switch the mode of a conversation that is {row.status}.",
+                    "invalid_state",
+                )
+            check_owner(row, actor)
+            if row.mode == mode:
+                raise Conflict(f"The conversation is already {mode}.", "same_mode")
+            values: dict[str, Any] = {"mode": mode}
+            if row.first_response_at is None:
+                now = utc_now()
+                minutes = first_response_minutes(mode, row.priority_name)
+                start = (row.queued_at or now) if mode == "async" else now
+                values.update(
+                    first_response_minutes=minutes,
+                    sla_due_at=start + timedelta(minutes=minutes),
+                    sla_warned_at=None,
+                    sla_breached_at=None,
+                )
+            changed = await Conversations(session).update_where(
+                conversation_pk, Conversation.version == row.version, **values
+            )
+            if not changed:
+                raise Conflict("The conversation changed meanwhile; reload it.", "changed")
+            History(session).record(
+                conversation_pk,
+                f"mode_{mode}",
+                from_agent_id=row.assigned_agent_id,
+                by_agent_id=actor.id,
+                note=f"{row.mode or 'no mode'} → {mode}",
+            )
+        view = await self._announce("conversation.updated", conversation_pk)
+        if tell_customer:
+            await self._tell_customer(conversation_pk, f"mode_{mode}", agent=actor.name)
+        return view
+
     async def release(self, conversation_pk: str, actor: Principal) -> views.JSON:
         return await self._simple(
             conversation_pk,
@@ -326,6 +374,11 @@ def _check(row: Conversation, actor: Principal, action: Action) -> None:
     supervisor."""
     if not allowed(action, Status(row.status)):
         raise _wrong_state(row, action)
+    check_owner(row, actor)
+
+
+def check_owner(row: Conversation, actor: Principal) -> None:
+    """403 unless the actor owns the conversation or is a supervisor."""
     if row.assigned_agent_id != actor.id and not actor.role.at_least(Role.SUPERVISOR):
         raise Forbidden(
             "Only the agent who owns the conversation or a supervisor can do this.", "not_owner"
