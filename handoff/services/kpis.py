@@ -33,7 +33,7 @@ from handoff.models import (
 from handoff.repositories import Agents, Cursors
 from handoff.services import segments as seg
 from handoff.services.business_calendar import BusinessCalendar
-from handoff.services.sla_targets import BREACHED, MET, SlaClock, load_targets
+from handoff.services.sla_targets import BREACHED, MET, SlaClock, Targets, load_targets
 from handoff.states import WITH_PEOPLE
 
 logger = logging.getLogger(__name__)
@@ -75,49 +75,26 @@ class KpiRefresher:
 
     async def recompute(self, conversation_pks: Sequence[str], now: datetime) -> None:
         async with self.sessions.begin() as session:
-            rows = (
-                await session.scalars(
-                    select(Conversation).where(Conversation.id.in_(conversation_pks))
-                )
-            ).all()
-            changes = await _changes(session, conversation_pks)
-            lines = await _lines(session, conversation_pks)
+            loaded = await load_conversations(session, conversation_pks)
             targets = await load_targets(session)
-            for table in (KpiEpisode, KpiSegment, KpiBotContact):  # agent work cascades
+            for table in (KpiAgentWork, KpiEpisode, KpiSegment, KpiBotContact):
                 await session.execute(
                     delete(table).where(table.conversation_pk.in_(conversation_pks))
                 )
-            await session.execute(
-                delete(KpiAgentWork).where(KpiAgentWork.conversation_pk.in_(conversation_pks))
-            )
             episodes: list[dict[str, Any]] = []
             works: list[list[dict[str, Any]]] = []
             segment_rows: list[dict[str, Any]] = []
             contact_rows: list[dict[str, Any]] = []
-            for row in rows:
-                facts = seg.Facts(
-                    row.created_at,
-                    row.channel,
-                    row.triage_topic,
-                    row.priority_level,
-                    row.mode,
-                    row.queued_at,
-                )
-                topic = row.triage_topic
-                breakdown = seg.segment(
-                    facts, changes.get(row.id, []), lines.get(row.id, []), now, self._open(topic)
-                )
+            for item in loaded:
+                row, breakdown = item.row, item.breakdown(now, self.calendar)
                 slices = {
                     "channel": row.channel,
-                    "topic": topic,
+                    "topic": row.triage_topic,
                     "priority_level": row.priority_level,
                     "mode": row.mode,
                 }
                 for episode in breakdown.episodes:
-                    target = targets.for_episode(
-                        row.priority_level, row.mode, row.first_response_minutes
-                    )
-                    clock = SlaClock(episode, target, self.calendar, topic)
+                    clock = item.clock(episode, targets, self.calendar)
                     episodes.append(_episode_row(row.id, episode, clock, slices, now))
                     works.append(
                         [
@@ -131,7 +108,7 @@ class KpiRefresher:
                         "conversation_pk": row.id,
                         "started_at": contact.started_at,
                         "channel": row.channel,
-                        "topic": topic,
+                        "topic": row.triage_topic,
                         "handed_off": contact.handed_off,
                     }
                     for contact in breakdown.bot_contacts
@@ -155,8 +132,41 @@ class KpiRefresher:
             if contact_rows:
                 await session.execute(insert(KpiBotContact), contact_rows)
 
-    def _open(self, topic: str | None) -> seg.OpenSeconds | None:
-        return self.calendar.schedule_for(topic).open_seconds if self.calendar else None
+
+@dataclass(frozen=True)
+class Loaded:
+    """One conversation's row, history and lines, ready to be cut into segments."""
+
+    row: Conversation
+    changes: list[seg.Change]
+    lines: list[seg.Line]
+
+    def breakdown(self, now: datetime, calendar: BusinessCalendar | None) -> seg.Breakdown:
+        row = self.row
+        facts = seg.Facts(
+            row.created_at,
+            row.channel,
+            row.triage_topic,
+            row.priority_level,
+            row.mode,
+            row.queued_at,
+        )
+        hours = calendar.schedule_for(row.triage_topic).open_seconds if calendar else None
+        return seg.segment(facts, self.changes, self.lines, now, hours)
+
+    def clock(
+        self, episode: seg.Episode, targets: Targets, calendar: BusinessCalendar | None
+    ) -> SlaClock:
+        row = self.row
+        target = targets.for_episode(row.priority_level, row.mode, row.first_response_minutes)
+        return SlaClock(episode, target, calendar, row.triage_topic)
+
+
+async def load_conversations(session: AsyncSession, pks: Sequence[str]) -> list[Loaded]:
+    rows = (await session.scalars(select(Conversation).where(Conversation.id.in_(pks)))).all()
+    changes = await _changes(session, pks)
+    lines = await _lines(session, pks)
+    return [Loaded(row, changes.get(row.id, []), lines.get(row.id, [])) for row in rows]
 
 
 async def _changes(session: AsyncSession, pks: Sequence[str]) -> dict[str, list[seg.Change]]:
@@ -269,6 +279,83 @@ def _segment_row(pk: str, piece: seg.Segment) -> dict[str, Any]:
         "agent_id": piece.agent_id,
         "team": piece.team,
     }
+
+
+@dataclass(frozen=True)
+class OpenSla:
+    """Where an open episode stands against its tightest SLA goal right now."""
+
+    conversation_pk: str
+    sender_id: str
+    team: str | None
+    status: str
+    goal: str  # first_response | next_response | resolution
+    state: str  # ok | approaching | breached
+    seconds_left: float
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "conversation": self.conversation_pk,
+            "sender_id": self.sender_id,
+            "team": self.team,
+            "status": self.status,
+            "goal": self.goal,
+            "state": self.state,
+            "seconds_left": round(self.seconds_left),
+        }
+
+
+SLA_STATES = ("ok", "approaching", "breached")
+
+
+async def open_sla(
+    sessions: async_sessionmaker[AsyncSession],
+    calendar: BusinessCalendar | None,
+    warning_ratio: float,
+    now: datetime,
+) -> list[OpenSla]:
+    """Every conversation with people, against the targets in force (docs/kpis.md)."""
+    active = [status.value for status in WITH_PEOPLE]
+    async with sessions() as session:
+        pks = (
+            await session.scalars(select(Conversation.id).where(Conversation.status.in_(active)))
+        ).all()
+        loaded = await load_conversations(session, pks)
+        targets = await load_targets(session)
+    standing: list[OpenSla] = []
+    for item in loaded:
+        episodes = item.breakdown(now, calendar).episodes
+        if not episodes or episodes[-1].end_kind is not None:
+            continue
+        episode = episodes[-1]
+        clock = item.clock(episode, targets, calendar)
+        target = clock.target
+        goals = [("resolution", target.resolution_seconds, clock.elapsed(now))]
+        if episode.first_response_at is None:
+            goals.append(("first_response", target.first_response_seconds, clock.elapsed(now)))
+        elif episode.waiting_since is not None:
+            since = episode.waiting_since
+            goals.append(("next_response", target.next_response_seconds, clock.elapsed(now, since)))
+        judged = []
+        for name, goal, elapsed in goals:
+            if goal is None:
+                continue
+            left = goal - elapsed
+            state = (
+                "breached"
+                if left < 0
+                else "approaching"
+                if elapsed >= warning_ratio * goal
+                else "ok"
+            )
+            judged.append((-SLA_STATES.index(state), left, name, state))
+        if judged:
+            _, left, name, state = min(judged)
+            row = item.row
+            standing.append(
+                OpenSla(row.id, row.conversation_id, row.team, row.status, name, state, left)
+            )
+    return standing
 
 
 # ---------------------------------------------------------------------------------------------

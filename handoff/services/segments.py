@@ -127,6 +127,7 @@ class Episode:
     paused: list[tuple[datetime, datetime]] = field(default_factory=list)
     frustration_start: float | None = None
     frustration_end: float | None = None
+    waiting_since: datetime | None = None  # the customer's oldest unanswered line (or handoff)
     agents: dict[str, AgentWork] = field(default_factory=dict)
 
     @property
@@ -317,6 +318,7 @@ def _replies(
             waiting_since, answered_at = None, line.at
     if answered_at is not None:
         waits.append((answered_at, episode.ended_at or now))
+    episode.waiting_since = waiting_since
     for work in episode.agents.values():
         work.handle_seconds = work.assigned_seconds
     episode.paused = [(s.started_at, s.ended_at or now) for s in own if s.kind == SNOOZED]
