@@ -21,6 +21,7 @@ from sqlalchemy import Select, and_, case, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.models import (
+    AgentSession,
     Assignment,
     Conversation,
     KpiAgentWork,
@@ -683,6 +684,85 @@ class KpiQueries:
                 point["bot_contacts"] = count
                 point["containment_rate"] = _ratio(count - (handed_off or 0), count)
         return [_finish(key, point) for key, point in sorted(points.items())]
+
+    async def live(
+        self, calendar: BusinessCalendar | None, warning_ratio: float, now: datetime
+    ) -> dict[str, Any]:
+        """The dashboard's live tiles: waiting and assigned per team, the oldest wait, SLA
+        risk, agents signed in, handled and resolved today (UTC)."""
+        standing = await open_sla(self.sessions, calendar, warning_ratio, now)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        teams: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {
+                "waiting": 0,
+                "assigned": 0,
+                "oldest_wait_seconds": None,
+                "approaching": 0,
+                "breached": 0,
+            }
+        )
+        async with self.sessions() as session:
+            query = select(
+                Conversation.team,
+                Conversation.status,
+                func.count(),
+                func.min(Conversation.queued_at),
+            ).where(Conversation.status.in_([status.value for status in WITH_PEOPLE]))
+            for team, status, count, oldest in (
+                await session.execute(query.group_by(Conversation.team, Conversation.status))
+            ).tuples():
+                tile = teams[team or "-"]
+                if status == "queued":
+                    tile["waiting"] = count
+                    if oldest is not None:
+                        tile["oldest_wait_seconds"] = round((now - oldest).total_seconds())
+                else:
+                    tile["assigned"] = count
+            signed_in = await session.scalar(
+                select(func.count(func.distinct(AgentSession.agent_id))).where(
+                    AgentSession.expires_at > now
+                )
+            )
+            today = [KpiEpisode.started_at >= midnight - timedelta(days=30)]
+            handled, resolved = (
+                await session.execute(
+                    select(
+                        _count(
+                            and_(KpiEpisode.started_at >= midnight, KpiEpisode.agent_replies > 0)
+                        ),
+                        _count(
+                            and_(KpiEpisode.end_kind == "resolved", KpiEpisode.ended_at >= midnight)
+                        ),
+                    ).where(*today)
+                )
+            ).one()
+        for item in standing:
+            if item.state != "ok":
+                teams[item.team or "-"][item.state] += 1
+        return {
+            "at": now.isoformat(),
+            "teams": [{"team": team, **tile} for team, tile in sorted(teams.items())],
+            "waiting": sum(tile["waiting"] for tile in teams.values()),
+            "oldest_wait_seconds": max(
+                (
+                    t["oldest_wait_seconds"]
+                    for t in teams.values()
+                    if t["oldest_wait_seconds"] is not None
+                ),
+                default=None,
+            ),
+            "approaching": sum(1 for item in standing if item.state == "approaching"),
+            "breached": sum(1 for item in standing if item.state == "breached"),
+            "at_risk": [
+                item.view()
+                for item in sorted(standing, key=lambda i: i.seconds_left)
+                if item.state != "ok"
+            ][:50],
+            "agents_signed_in": signed_in or 0,
+            "agents_online": None,  # needs agent presence (docs/kpis.md)
+            "handled_today": handled or 0,
+            "resolved_today": resolved or 0,
+        }
 
     async def drill(self, where: Slice, metric: str, limit: int = 500) -> list[dict[str, Any]]:
         """The episodes behind a figure (`DRILL_METRICS`), newest first."""
