@@ -387,12 +387,10 @@ class KpiAgentWork(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    episode_id: Mapped[int] = mapped_column(
-        ForeignKey("kpi_episodes.id", ondelete="CASCADE"), index=True
-    )
     conversation_pk: Mapped[str] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
+    episode_seq: Mapped[int] = mapped_column(Integer)  # KpiEpisode.seq of the same conversation
     agent_id: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime]
     team: Mapped[str | None] = mapped_column(String(64))

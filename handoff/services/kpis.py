@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, insert, or_, select
+from sqlalchemy import Select, and_, case, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.models import (
@@ -99,7 +99,7 @@ class KpiRefresher:
                     episodes.append(_episode_row(row.id, episode, clock, slices, now))
                     works.append(
                         [
-                            _work_row(row.id, work, episode.team, slices)
+                            _work_row(row.id, episode.seq, work, episode.team, slices)
                             for work in episode.agents.values()
                         ]
                     )
@@ -114,24 +114,14 @@ class KpiRefresher:
                     }
                     for contact in breakdown.bot_contacts
                 )
-            if episodes:
-                ids = (
-                    await session.scalars(
-                        insert(KpiEpisode).returning(KpiEpisode.id, sort_by_parameter_order=True),
-                        episodes,
-                    )
-                ).all()
-                work_rows = [
-                    {**work, "episode_id": episode_id}
-                    for episode_id, group in zip(ids, works, strict=True)
-                    for work in group
-                ]
-                if work_rows:
-                    await session.execute(insert(KpiAgentWork), work_rows)
-            if segment_rows:
-                await session.execute(insert(KpiSegment), segment_rows)
-            if contact_rows:
-                await session.execute(insert(KpiBotContact), contact_rows)
+            for table, rows in (
+                (KpiEpisode, episodes),
+                (KpiAgentWork, [work for group in works for work in group]),
+                (KpiSegment, segment_rows),
+                (KpiBotContact, contact_rows),
+            ):
+                if rows:  # Core executemany: no ORM bookkeeping for derived rows
+                    await session.execute(table.__table__.insert(), rows)
 
 
 @dataclass(frozen=True)
@@ -251,10 +241,11 @@ def _episode_row(
 
 
 def _work_row(
-    pk: str, work: seg.AgentWork, team: str | None, slices: dict[str, Any]
+    pk: str, seq: int, work: seg.AgentWork, team: str | None, slices: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "conversation_pk": pk,
+        "episode_seq": seq,
         "agent_id": work.agent_id,
         "started_at": work.started_at,
         "team": team,
@@ -401,8 +392,13 @@ class Slice:
             if value is not None:
                 where.append(column == value)
         if self.agent_id is not None:
-            worked = select(KpiAgentWork.episode_id).where(KpiAgentWork.agent_id == self.agent_id)
-            where.append(KpiEpisode.id.in_(worked))
+            where.append(
+                exists().where(
+                    KpiAgentWork.conversation_pk == KpiEpisode.conversation_pk,
+                    KpiAgentWork.episode_seq == KpiEpisode.seq,
+                    KpiAgentWork.agent_id == self.agent_id,
+                )
+            )
         return where
 
     def work_filters(self) -> list[Any]:

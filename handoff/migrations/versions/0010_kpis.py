@@ -1,8 +1,8 @@
-"""kpi facts, SLA targets, API keys, alerts
+"""kpi facts, SLA targets, API keys, alerts; conversations.updated_at index
 
 Revision ID: 0010_kpis
 Revises: 0005_erasure_audit
-Create Date: 2026-12-01 12:06:44.444848
+Create Date: 2026-12-01 12:34:26.917133
 """
 
 from collections.abc import Sequence
@@ -17,8 +17,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.create_index("ix_conversations_updated_at", ["updated_at"], unique=False)
     op.create_table(
         "kpi_alerts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -78,6 +76,43 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("priority_level", "mode", name=op.f("pk_sla_targets")),
     )
+    op.create_table(
+        "kpi_agent_work",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("conversation_pk", sa.String(length=32), nullable=False),
+        sa.Column("episode_seq", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sa.String(length=32), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("team", sa.String(length=64), nullable=True),
+        sa.Column("channel", sa.String(length=50), nullable=True),
+        sa.Column("topic", sa.String(length=50), nullable=True),
+        sa.Column("priority_level", sa.Integer(), nullable=False),
+        sa.Column("mode", sa.String(length=10), nullable=True),
+        sa.Column("assigned_seconds", sa.Float(), nullable=False),
+        sa.Column("handle_seconds", sa.Float(), nullable=False),
+        sa.Column("replies", sa.Integer(), nullable=False),
+        sa.Column("answers", sa.Integer(), nullable=False),
+        sa.Column("tar_seconds", sa.Float(), nullable=False),
+        sa.Column("response_handle_seconds", sa.Float(), nullable=False),
+        sa.Column("first_tar_seconds", sa.Float(), nullable=True),
+        sa.Column("resolved", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_pk"],
+            ["conversations.id"],
+            name=op.f("fk_kpi_agent_work_conversation_pk_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_agent_work")),
+    )
+    with op.batch_alter_table("kpi_agent_work", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_kpi_agent_work_agent_started", ["agent_id", "started_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_kpi_agent_work_conversation_pk"), ["conversation_pk"], unique=False
+        )
+        batch_op.create_index("ix_kpi_agent_work_started", ["started_at"], unique=False)
+
     op.create_table(
         "kpi_bot_contacts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -179,63 +214,14 @@ def upgrade() -> None:
             batch_op.f("ix_kpi_segments_conversation_pk"), ["conversation_pk"], unique=False
         )
 
-    op.create_table(
-        "kpi_agent_work",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("episode_id", sa.Integer(), nullable=False),
-        sa.Column("conversation_pk", sa.String(length=32), nullable=False),
-        sa.Column("agent_id", sa.String(length=32), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("team", sa.String(length=64), nullable=True),
-        sa.Column("channel", sa.String(length=50), nullable=True),
-        sa.Column("topic", sa.String(length=50), nullable=True),
-        sa.Column("priority_level", sa.Integer(), nullable=False),
-        sa.Column("mode", sa.String(length=10), nullable=True),
-        sa.Column("assigned_seconds", sa.Float(), nullable=False),
-        sa.Column("handle_seconds", sa.Float(), nullable=False),
-        sa.Column("replies", sa.Integer(), nullable=False),
-        sa.Column("answers", sa.Integer(), nullable=False),
-        sa.Column("tar_seconds", sa.Float(), nullable=False),
-        sa.Column("response_handle_seconds", sa.Float(), nullable=False),
-        sa.Column("first_tar_seconds", sa.Float(), nullable=True),
-        sa.Column("resolved", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["conversation_pk"],
-            ["conversations.id"],
-            name=op.f("fk_kpi_agent_work_conversation_pk_conversations"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["episode_id"],
-            ["kpi_episodes.id"],
-            name=op.f("fk_kpi_agent_work_episode_id_kpi_episodes"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_agent_work")),
-    )
-    with op.batch_alter_table("kpi_agent_work", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_kpi_agent_work_agent_started", ["agent_id", "started_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_kpi_agent_work_conversation_pk"), ["conversation_pk"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_kpi_agent_work_episode_id"), ["episode_id"], unique=False
-        )
-        batch_op.create_index("ix_kpi_agent_work_started", ["started_at"], unique=False)
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.create_index("ix_conversations_updated_at", ["updated_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_updated_at")
-    with op.batch_alter_table("kpi_agent_work", schema=None) as batch_op:
-        batch_op.drop_index("ix_kpi_agent_work_started")
-        batch_op.drop_index(batch_op.f("ix_kpi_agent_work_episode_id"))
-        batch_op.drop_index(batch_op.f("ix_kpi_agent_work_conversation_pk"))
-        batch_op.drop_index("ix_kpi_agent_work_agent_started")
 
-    op.drop_table("kpi_agent_work")
     with op.batch_alter_table("kpi_segments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_kpi_segments_conversation_pk"))
 
@@ -251,6 +237,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_kpi_bot_contacts_conversation_pk"))
 
     op.drop_table("kpi_bot_contacts")
+    with op.batch_alter_table("kpi_agent_work", schema=None) as batch_op:
+        batch_op.drop_index("ix_kpi_agent_work_started")
+        batch_op.drop_index(batch_op.f("ix_kpi_agent_work_conversation_pk"))
+        batch_op.drop_index("ix_kpi_agent_work_agent_started")
+
+    op.drop_table("kpi_agent_work")
     op.drop_table("sla_targets")
     op.drop_table("api_keys")
     with op.batch_alter_table("kpi_alerts", schema=None) as batch_op:
