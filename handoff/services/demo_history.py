@@ -104,7 +104,7 @@ class HistoryWriter:
             "frustration_score": 0.0,
             "frustration_signals": [],
             "created_at": begin,
-            "updated_at": at,
+            "updated_at": self.now,
             "version": 1,
             **dict.fromkeys(
                 (
@@ -119,7 +119,7 @@ class HistoryWriter:
         }
         if rng.random() < 0.35 and self.agents.get(team):
             at = self._handoff(pk, row, at, team, mode)
-        row["updated_at"] = min(at, self.now)
+        row["updated_at"] = self.now  # written now: the KPI refresher's rounds pick it up
         self.batch.conversations.append(row)
 
     def _handoff(
