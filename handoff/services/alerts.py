@@ -40,6 +40,7 @@ KINDS = (SLA_APPROACHING, SLA_BREACHED, VOLUME_SPIKE)
 MAX_NOTIFY_ATTEMPTS = 10
 OPENED, CLEARED = "opened", "cleared"
 NO_TEAM = "-"
+DASHBOARD = "/console/dashboard.html"
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def webhook_payload(row: KpiAlert, event: str, console_url: str) -> dict[str, An
     team = row.team if row.team != NO_TEAM else "all teams"
     text = f"[{verb}] {row.summary} ({team})"
     if event == OPENED and row.conversation_ids:
-        text += f": {len(row.conversation_ids)} conversation(s), {console_url}/#alerts"
+        text += f": {len(row.conversation_ids)} conversation(s), {console_url}{DASHBOARD}"
     return {"text": text, "event": event, "alert": alert_view(row)}
 
 

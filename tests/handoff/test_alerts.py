@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
+import pytest
 from aiohttp import web
 from sqlalchemy import update
 
@@ -20,6 +21,7 @@ from handoff.live import LocalBroadcaster
 from handoff.models import Conversation, KpiEpisode
 from handoff.services.alerts import AlertService
 from handoff.services.spikes import SpikeRule
+from handoff.settings import KpiSettings, SettingsError
 from tests.handoff.factories import make_conversation
 
 SECRET = "alert-webhook-secret-for-tests"
@@ -196,3 +198,14 @@ async def test_volume_spike_against_the_same_hour_of_earlier_weeks(sessions):
         assert await alerts.round(now + timedelta(minutes=30)) == [
             ("cleared", "volume_spike:devices")
         ]
+
+
+def test_alert_settings_are_checked_with_the_variable_named():
+    env = {"ALERT_WEBHOOK_URL": "https://hooks.example/x", "ALERT_WEBHOOK_SECRET": "short"}
+    with pytest.raises(SettingsError, match="ALERT_WEBHOOK_SECRET"):
+        KpiSettings.from_env(env).validated()
+    with pytest.raises(SettingsError, match="SLA_WARNING_RATIO"):
+        KpiSettings.from_env({"SLA_WARNING_RATIO": "1.5"}).validated()
+    with pytest.raises(SettingsError, match="SPIKE_FACTOR"):
+        KpiSettings.from_env({"SPIKE_FACTOR": "lots"})
+    assert KpiSettings.from_env({}).validated().webhook_url == ""
