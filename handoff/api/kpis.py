@@ -28,6 +28,7 @@ from handoff.services.sla_targets import MODES, PRIORITIES
 
 bp = Blueprint("kpis", url_prefix="/api/v1")
 MAX_DAYS = 400
+MIN_YEAR, MAX_YEAR = 2000, 2999  # the previous period and every date stay representable
 DEFAULT_DAYS = 7
 CHART_POLICY = "default-src 'none'; style-src 'unsafe-inline'"  # an image: never any script
 
@@ -63,7 +64,11 @@ def parse_slice(request: Request) -> Slice:
     `channel`, `topic`, `priority`, `mode`; 422 naming what is wrong."""
     args = request.args
     end = _time(args.get("to"), "to", utc_now())
+    if not MIN_YEAR <= end.year <= MAX_YEAR:
+        raise Invalid(f"to must be between the years {MIN_YEAR} and {MAX_YEAR}.", "invalid_slice")
     start = _time(args.get("from"), "from", end - timedelta(days=DEFAULT_DAYS))
+    if not MIN_YEAR <= start.year <= MAX_YEAR:
+        raise Invalid(f"from must be between the years {MIN_YEAR} and {MAX_YEAR}.", "invalid_slice")
     if start >= end:
         raise Invalid("from must be before to.", "invalid_slice")
     if end - start > timedelta(days=MAX_DAYS):

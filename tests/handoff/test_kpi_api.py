@@ -55,6 +55,8 @@ async def test_bad_slices_are_refused_with_the_reason(client, sessions):
         ("mode=chat", "mode"),
         ("format=xml", "format"),
         ("compare=maybe", "compare"),
+        ("to=0001-01-03", "years"),
+        ("from=9999-12-30&to=9999-12-31", "years"),
     ):
         answer = await client.get(f"/api/v1/kpis?{query}", token=supervisor.token)
         assert answer.status == 422, query
