@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from actions.business_hours import (
+from contracts.business_hours import (
     WEEKDAYS,
     Holiday,
     Schedule,

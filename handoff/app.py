@@ -34,6 +34,7 @@ from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.erasure import ErasureService, run_erasure_retries
 from handoff.services.intake import IntakeService
+from handoff.services.kpi_setup import kpi_tasks, setup_kpis
 from handoff.services.media import MediaService
 from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.search import SearchService
@@ -117,6 +118,7 @@ async def start(app: Sanic) -> None:
     app.ctx.erasures = ErasureService(
         sessions, app.ctx.http, settings.delivery_url, settings.erasure_token
     )
+    setup_kpis(app)
 
 
 async def started(app: Sanic) -> None:
@@ -140,6 +142,7 @@ async def started(app: Sanic) -> None:
             run_every(settings.sla_check_seconds, app.ctx.snoozes.wake_due, "snooze wake-up")
         ),
     ]
+    app.ctx.background.extend(kpi_tasks(app))
     if settings.erasure_token:
         retries = run_erasure_retries(app.ctx.erasures, settings.erasure_retry_seconds)
         app.ctx.background.append(asyncio.ensure_future(retries))

@@ -1,5 +1,6 @@
-"""Administration: `python -m handoff.cli migrate | create-admin | seed-demo | retention |
-erase-customer | import-canned-replies` (DATABASE_URL and the service's other settings)."""
+"""Administration: `python -m handoff.cli migrate | create-admin | seed-demo | seed-history |
+kpi-refresh | import-canned-replies | retention | erase-customer` (DATABASE_URL and the
+service's other settings)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,11 @@ from handoff.models import Team
 from handoff.repositories import Agents
 from handoff.roles import Role
 from handoff.services.auth import AuthService
+from handoff.services.business_calendar import load_calendar
 from handoff.services.canned_replies import LIBRARY_FILE, CannedReplyService, load_library
+from handoff.services.demo_history import seed_history
 from handoff.services.erasure import DONE, ErasureService, Requester
+from handoff.services.kpis import KpiRefresher
 from handoff.services.retention import RetentionPolicy, apply_retention
 from handoff.settings import RETENTION_MODES, Settings, SettingsError, async_database_url
 
@@ -85,6 +89,19 @@ async def import_canned_replies(engine: AsyncEngine, path: Path) -> None:
     print(f"canned replies from {path}: {created} created, {updated} updated")
 
 
+async def history(engine: AsyncEngine, settings: Settings, args: argparse.Namespace) -> None:
+    sessions = session_factory(engine)
+    count = await seed_history(sessions, args.days, args.per_day, args.seed)
+    print(f"demo history: {count} conversations over {args.days} days")
+    await kpi_refresh(engine, settings)
+
+
+async def kpi_refresh(engine: AsyncEngine, settings: Settings) -> None:
+    calendar = load_calendar(settings.kpis.business_hours_path)
+    count = await KpiRefresher(session_factory(engine), calendar).refresh()
+    print(f"KPI facts recomputed for {count} conversations")
+
+
 async def retention(engine: AsyncEngine, policy: RetentionPolicy, dry_run: bool) -> None:
     report = await apply_retention(session_factory(engine), policy, dry_run=dry_run)
     print(f"retention ({policy.mode} after {policy.days} days): {report.summary()}")
@@ -124,6 +141,15 @@ def parser() -> argparse.ArgumentParser:
         "import-canned-replies", help="add or update canned replies from a YAML library"
     )
     canned.add_argument("path", type=Path, nargs="?", default=LIBRARY_FILE)
+    seed = commands.add_parser(
+        "seed-history",
+        help="replace the demo history: made-up conversations of the last weeks (run seed-demo"
+        " first: it needs agents in teams)",
+    )
+    seed.add_argument("--days", type=int, default=21)
+    seed.add_argument("--per-day", type=float, default=120, help="conversations on a weekday")
+    seed.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
+    commands.add_parser("kpi-refresh", help="recompute the KPI facts of changed conversations")
     keep = commands.add_parser(
         "retention", help="delete or anonymise ended transcripts older than RETENTION_DAYS"
     )
@@ -154,6 +180,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> bool:
             await create_admin(engine, args.email, args.name, args.password)
         elif args.command == "import-canned-replies":
             await import_canned_replies(engine, args.path)
+        elif args.command == "seed-history":
+            await history(engine, settings, args)
+        elif args.command == "kpi-refresh":
+            await kpi_refresh(engine, settings)
         elif args.command == "retention":
             await retention(engine, retention_policy(args, settings), args.dry_run)
         else:

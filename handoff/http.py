@@ -41,13 +41,16 @@ async def post(
     policy: RetryPolicy,
     headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
+    data: bytes | None = None,
 ) -> Answer:
+    """POST `payload` as JSON, or `data` as it is (bytes someone signed) when given."""
     last = ""
+    content: dict[str, Any] = {"data": data} if data is not None else {"json": payload}
     timeout = aiohttp.ClientTimeout(total=policy.timeout_seconds)
     for attempt in range(1, policy.attempts + 1):
         try:
             async with http.post(
-                url, json=payload, headers=headers, params=params, timeout=timeout
+                url, headers=headers, params=params, timeout=timeout, **content
             ) as response:
                 body = await _body(response)
                 if response.status < 500:

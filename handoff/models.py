@@ -345,3 +345,185 @@ class CannedReply(Base):
         ForeignKey("agents.id", ondelete="SET NULL")
     )
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# KPIs (handoff/services/kpis.py, docs/kpis.md): facts derived from the conversations above,
+# recomputed per conversation by the KPI refresher; the tables below them are supervisors' data.
+
+
+# the KPI refresher finds the conversations changed since its last round with this index
+Index("ix_conversations_updated_at", Conversation.updated_at)
+
+
+class KpiEpisode(Base):
+    """One handoff of a conversation (intake to resolution or return to bot) and its figures."""
+
+    __tablename__ = "kpi_episodes"
+    __table_args__ = (
+        UniqueConstraint("conversation_pk", "seq"),
+        Index("ix_kpi_episodes_started", "started_at"),
+        Index("ix_kpi_episodes_team_started", "team", "started_at"),
+        Index("ix_kpi_episodes_open", "end_kind", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_pk: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_kind: Mapped[str | None] = mapped_column(String(20))
+    team: Mapped[str | None] = mapped_column(String(64))
+    final_team: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(50))
+    topic: Mapped[str | None] = mapped_column(String(50))
+    priority_level: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str | None] = mapped_column(String(10))
+    first_agent_id: Mapped[str | None] = mapped_column(String(32))
+    resolved_by_agent_id: Mapped[str | None] = mapped_column(String(32))
+    first_response_at: Mapped[datetime | None]
+    first_response_seconds: Mapped[float | None] = mapped_column(Float)
+    first_response_business_seconds: Mapped[float | None] = mapped_column(Float)
+    wait_seconds: Mapped[float] = mapped_column(Float)
+    queued_seconds: Mapped[float] = mapped_column(Float)
+    handle_seconds: Mapped[float] = mapped_column(Float)
+    waiting_customer_seconds: Mapped[float] = mapped_column(Float)
+    snoozed_seconds: Mapped[float] = mapped_column(Float)
+    resolution_seconds: Mapped[float | None] = mapped_column(Float)
+    resolution_business_seconds: Mapped[float | None] = mapped_column(Float)
+    agent_replies: Mapped[int] = mapped_column(Integer)
+    next_responses: Mapped[int] = mapped_column(Integer)
+    next_response_seconds: Mapped[float] = mapped_column(Float)  # their sum
+    next_response_max_seconds: Mapped[float | None] = mapped_column(Float)
+    next_response_breaches: Mapped[int] = mapped_column(Integer)
+    transfers: Mapped[int] = mapped_column(Integer)
+    reopen: Mapped[bool] = mapped_column(Boolean)
+    reopened: Mapped[bool] = mapped_column(Boolean)
+    abandoned: Mapped[bool] = mapped_column(Boolean)
+    fcr: Mapped[bool] = mapped_column(Boolean)
+    sla_first_response: Mapped[str | None] = mapped_column(String(10))  # met | breached
+    sla_resolution: Mapped[str | None] = mapped_column(String(10))
+    frustration_start: Mapped[float | None] = mapped_column(Float)
+    frustration_end: Mapped[float | None] = mapped_column(Float)
+
+
+class KpiAgentWork(Base):
+    """One agent's part of one episode (per-agent KPIs)."""
+
+    __tablename__ = "kpi_agent_work"
+    __table_args__ = (
+        Index("ix_kpi_agent_work_agent_started", "agent_id", "started_at"),
+        Index("ix_kpi_agent_work_started", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_pk: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    episode_seq: Mapped[int] = mapped_column(Integer)  # KpiEpisode.seq of the same conversation
+    agent_id: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    team: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(50))
+    topic: Mapped[str | None] = mapped_column(String(50))
+    priority_level: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str | None] = mapped_column(String(10))
+    assigned_seconds: Mapped[float] = mapped_column(Float)
+    handle_seconds: Mapped[float] = mapped_column(Float)
+    replies: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    tar_seconds: Mapped[float] = mapped_column(Float)
+    response_handle_seconds: Mapped[float] = mapped_column(Float)
+    first_tar_seconds: Mapped[float | None] = mapped_column(Float)
+    resolved: Mapped[bool] = mapped_column(Boolean)
+
+
+class KpiSegment(Base):
+    """Who held a conversation when: bot, queued, agent, snoozed, resolved (docs/kpis.md)."""
+
+    __tablename__ = "kpi_segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_pk: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    episode_seq: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    agent_id: Mapped[str | None] = mapped_column(String(32))
+    team: Mapped[str | None] = mapped_column(String(64))
+
+
+class KpiBotContact(Base):
+    """Customer activity while the bot held the conversation: contained or handed off."""
+
+    __tablename__ = "kpi_bot_contacts"
+    __table_args__ = (Index("ix_kpi_bot_contacts_started", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_pk: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime]
+    channel: Mapped[str | None] = mapped_column(String(50))
+    topic: Mapped[str | None] = mapped_column(String(50))
+    handed_off: Mapped[bool] = mapped_column(Boolean)
+
+
+class SlaTarget(Base):
+    """Supervisors' SLA targets per priority and mode (seconds; None: no target)."""
+
+    __tablename__ = "sla_targets"
+
+    priority_level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10), primary_key=True)
+    first_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    next_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer)
+    business_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+
+
+class ApiKey(Base):
+    """A read-only API key for BI tools (only its SHA-256 is kept), created by a supervisor."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in lists so a key can be recognised
+    scope: Mapped[str] = mapped_column(String(20), default="kpis:read")
+    created_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class KpiAlert(Base):
+    """One episode of an alert condition (SLA at risk or breached, a volume spike) for a team.
+
+    `open_key` is `kind:team` while the condition lasts and NULL once cleared: the unique index
+    makes "once per episode" hold across service instances."""
+
+    __tablename__ = "kpi_alerts"
+    __table_args__ = (Index("ix_kpi_alerts_status_opened", "status", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    team: Mapped[str] = mapped_column(String(64))
+    open_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | cleared
+    opened_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    conversation_ids: Mapped[list[Any]] = mapped_column(default=list)
+    notified: Mapped[str] = mapped_column(String(20), default="")  # events sent: "opened,cleared"
+    notify_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    notify_error: Mapped[str | None] = mapped_column(Text)

@@ -106,6 +106,58 @@ class LoginLimits:
 
 
 @dataclass(frozen=True)
+class KpiSettings:
+    """KPI refresh, alert rounds, the volume spike detector and the alert webhook
+    (docs/kpis.md, docs/alerts.md)."""
+
+    refresh_seconds: int = 60
+    alert_seconds: int = 300  # SLA and volume alerts are evaluated every 5 minutes
+    sla_warning_ratio: float = 0.8  # "approaching": this share of a target has elapsed
+    spike_factor: float = 3.0  # the last window's rate over the seasonal baseline
+    spike_min_volume: int = 20  # handoffs in the window before a spike can alert
+    spike_window_minutes: int = 15
+    spike_weeks: int = 4  # same weekday and hour, this many weeks back
+    webhook_url: str = ""  # Slack-compatible incoming webhook; empty: no alert is sent out
+    webhook_secret: str = ""  # HMAC-SHA256 key for X-Lumen-Signature
+    business_hours_path: str = str(REPO_ROOT / "bot" / "welcome.yml")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KpiSettings:
+        defaults = cls()
+        try:
+            return cls(
+                refresh_seconds=_int(env, "KPI_REFRESH_SECONDS", defaults.refresh_seconds),
+                alert_seconds=_int(env, "ALERT_CHECK_SECONDS", defaults.alert_seconds),
+                sla_warning_ratio=float(env.get("SLA_WARNING_RATIO") or 0.8),
+                spike_factor=float(env.get("SPIKE_FACTOR") or 3.0),
+                spike_min_volume=_int(env, "SPIKE_MIN_VOLUME", defaults.spike_min_volume),
+                spike_window_minutes=_int(env, "SPIKE_WINDOW_MINUTES", 15),
+                spike_weeks=_int(env, "SPIKE_BASELINE_WEEKS", defaults.spike_weeks),
+                webhook_url=env.get("ALERT_WEBHOOK_URL", "").strip(),
+                webhook_secret=env.get("ALERT_WEBHOOK_SECRET", ""),
+                business_hours_path=env.get("BUSINESS_HOURS_PATH") or defaults.business_hours_path,
+            )
+        except ValueError as error:
+            if isinstance(error, SettingsError):
+                raise
+            raise SettingsError(
+                f"SLA_WARNING_RATIO and SPIKE_FACTOR must be numbers: {error}"
+            ) from None
+
+    def validated(self) -> KpiSettings:
+        for name, value in vars(self).items():
+            if isinstance(value, int | float) and value <= 0:
+                raise SettingsError(f"KPI setting {name} must be a positive number")
+        if not 0 < self.sla_warning_ratio < 1:
+            raise SettingsError("SLA_WARNING_RATIO must be between 0 and 1")
+        if self.webhook_url and len(self.webhook_secret.strip()) < 16:
+            raise SettingsError(
+                "ALERT_WEBHOOK_SECRET must be at least 16 characters when ALERT_WEBHOOK_URL is set"
+            )
+        return self
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     api_token: str = ""
@@ -138,6 +190,7 @@ class Settings:
     # Bearer token of the bot's erasure endpoint; empty: customer erasure is refused (503).
     erasure_token: str = ""
     erasure_retry_seconds: float = 30.0
+    kpis: KpiSettings = KpiSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -165,6 +218,7 @@ class Settings:
             retention_days=_int(env, "RETENTION_DAYS", 0),
             retention_mode=env.get("RETENTION_MODE", "").strip().lower() or "anonymise",
             erasure_token=env.get("ERASURE_TOKEN", ""),
+            kpis=KpiSettings.from_env(env),
         )
 
     def validated(self) -> Settings:
@@ -211,6 +265,7 @@ class Settings:
                 f"RETENTION_MODE {self.retention_mode!r}: expected one of"
                 f" {', '.join(RETENTION_MODES)}"
             )
+        changes["kpis"] = self.kpis.validated()
         return replace(self, database_url=async_database_url(self.database_url), **changes)
 
     def _secure_form_key(self) -> str:

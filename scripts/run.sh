@@ -42,6 +42,7 @@ export EVENT_SOURCE="${EVENT_SOURCE:-sql:sqlite:///$RASA_EVENTS_DB}"
 if [ ! -f var/demo-logins.txt ]; then
   .venv-handoff/bin/python -m handoff.cli migrate
   .venv-handoff/bin/python -m handoff.cli seed-demo > var/demo-logins.txt
+  .venv-handoff/bin/python -m handoff.cli seed-history  # three weeks for the KPI dashboard
 fi
 
 pids=()

@@ -115,11 +115,11 @@ class SnoozeService:
                     created_at=now,
                 )
             )
-            History(session).record(
+            History(session).record(  # a release when it goes back to the queue
                 conversation_pk,
-                "snooze_ended",
+                "release" if back_to_queue else "snooze_ended",
                 from_agent_id=row.assigned_agent_id,
-                note="owner inactive: back to the queue" if back_to_queue else None,
+                note="snooze ended; the owner is no longer active" if back_to_queue else None,
             )
         return True
 

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actions.business_hours import Holiday, Schedule, parse_time_range
+from contracts.business_hours import Holiday, Schedule, parse_time_range
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -204,3 +204,19 @@ def test_range_may_end_at_midnight():
     late = make_schedule(LONDON, weekdays="18:00-24:00")
     assert late.is_open(datetime(2026, 6, 3, 23, 59, 59, tzinfo=LONDON))
     assert not late.is_open(datetime(2026, 6, 4, 0, 0, tzinfo=LONDON))
+
+
+def test_open_seconds_counts_only_opening_hours_across_days_and_weekends():
+    schedule = make_schedule(LONDON)  # weekdays 08:00-20:00, Saturday 09:00-17:00, Sunday shut
+    friday_evening = datetime(2026, 11, 27, 19, 0, tzinfo=UTC)  # 19:00 London (GMT)
+    monday_morning = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
+    expected = 3600 + 8 * 3600 + 90 * 60  # Fri 19-20, Sat 09-17, Mon 08:00-09:30
+    assert schedule.open_seconds(friday_evening, monday_morning) == expected
+    assert schedule.open_seconds(monday_morning, friday_evening) == 0.0
+
+
+def test_open_seconds_on_a_spring_forward_day_uses_local_wall_clock():
+    schedule = make_schedule(LONDON, weekdays="00:00-24:00", sat=None, sun="00:00-24:00")
+    day_start = datetime(2026, 3, 29, 0, 0, tzinfo=LONDON)  # Sunday, clocks go 01:00 -> 02:00
+    day_end = datetime(2026, 3, 30, 0, 0, tzinfo=LONDON)
+    assert schedule.open_seconds(day_start, day_end) == 23 * 3600

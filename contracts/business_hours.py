@@ -1,6 +1,7 @@
 """Weekly opening hours with holidays, evaluated on the schedule's wall clock.
 
-Pure module (no Rasa imports): the welcome rules and the handoff action both use it.
+Standard library only: the welcome rules, the handoff action and the handoff service's KPIs
+(business-hours response times) use it.
 
 Semantics:
 - A range "08:00-20:00" is open from 08:00 inclusive to 20:00 exclusive, local time of the
@@ -116,6 +117,20 @@ class Schedule:
                 return first.astimezone(self.timezone)
         return None
 
+    def open_seconds(self, start: datetime, end: datetime) -> float:
+        """Seconds of [start, end) during which the schedule is open (0 when end <= start)."""
+        if end <= start:
+            return 0.0
+        first, last = self._local(start).date(), self._local(end).date()
+        total = 0.0
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
+            for r in self.hours_on(day):
+                opens, closes = self._instant(day, r.start), self._instant(day, r.end)
+                overlap = min(closes, end) - max(opens, start)
+                total += max(0.0, overlap.total_seconds())
+        return total
+
     def holiday_name(self, at: datetime) -> str | None:
         holiday = self._holiday(self._local(at).date())
         return holiday.name if holiday else None
@@ -134,6 +149,17 @@ class Schedule:
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError(f"schedule {self.name!r} needs a timezone-aware datetime, got {at}")
         return at.astimezone(self.timezone)
+
+    def _instant(self, day: date, minute: int) -> datetime:
+        """The first UTC instant at which local `day` shows `minute` (24:00: the next midnight)."""
+        if minute >= _MINUTES_PER_DAY:
+            return self._instant(day + timedelta(days=1), 0)
+        return min(self._instants(day, minute) or {self._next_midnight(day)})
+
+    def _next_midnight(self, day: date) -> datetime:
+        return datetime.combine(day + timedelta(days=1), time(0), self.timezone).astimezone(
+            timezone.utc
+        )
 
     def _instants(self, day: date, minute: int) -> set[datetime]:
         """UTC instants at which the wall clock of local `day` shows `minute`.
