@@ -34,6 +34,7 @@ from handoff.services.erasure import ErasureService, run_erasure_retries
 from handoff.services.intake import IntakeService
 from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.secure_forms import SecureFormService
+from handoff.services.webhooks import SenderPolicy, WebhookSender, WebhookService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
 
@@ -107,6 +108,19 @@ async def start(app: Sanic) -> None:
     app.ctx.erasures = ErasureService(
         sessions, app.ctx.http, settings.delivery_url, settings.erasure_token
     )
+    app.ctx.webhooks = WebhookService(sessions)
+    # Its own connection pool: slow or dead webhook endpoints never hold the connectors' sockets.
+    app.ctx.webhook_http = aiohttp.ClientSession()
+    app.ctx.webhook_sender = WebhookSender(
+        sessions,
+        app.ctx.webhook_http,
+        SenderPolicy(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            backoff_seconds=settings.webhook_backoff_seconds,
+            max_backoff_seconds=settings.webhook_max_backoff_seconds,
+            retry_for=timedelta(hours=settings.webhook_retry_hours),
+        ),
+    )
 
 
 async def started(app: Sanic) -> None:
@@ -126,6 +140,7 @@ async def started(app: Sanic) -> None:
                 settings.session_cleanup_seconds, app.ctx.auth.purge_expired, "session cleanup"
             )
         ),
+        asyncio.ensure_future(app.ctx.webhook_sender.run(settings.webhook_poll_seconds)),
     ]
     if settings.erasure_token:
         retries = run_erasure_retries(app.ctx.erasures, settings.erasure_retry_seconds)
@@ -148,6 +163,7 @@ async def stop(app: Sanic) -> None:
             await task  # let it give its connection back before the engine goes
     app.ctx.auth.close()
     await app.ctx.http.close()
+    await app.ctx.webhook_http.close()
     await app.ctx.engine.dispose()
 
 

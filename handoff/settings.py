@@ -138,6 +138,14 @@ class Settings:
     # Bearer token of the bot's erasure endpoint; empty: customer erasure is refused (503).
     erasure_token: str = ""
     erasure_retry_seconds: float = 30.0
+    # Outbound webhooks (handoff/services/webhooks.py): per-attempt timeout, how often the
+    # sender looks for due deliveries, the backoff (doubling from base to max) and for how long
+    # a delivery is retried before it is given up (an admin can still redeliver it).
+    webhook_timeout_seconds: float = 5.0
+    webhook_poll_seconds: float = 1.0
+    webhook_backoff_seconds: float = 10.0
+    webhook_max_backoff_seconds: float = 30 * 60.0
+    webhook_retry_hours: float = 24.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -165,6 +173,8 @@ class Settings:
             retention_days=_int(env, "RETENTION_DAYS", 0),
             retention_mode=env.get("RETENTION_MODE", "").strip().lower() or "anonymise",
             erasure_token=env.get("ERASURE_TOKEN", ""),
+            webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", 5),
+            webhook_retry_hours=_int(env, "WEBHOOK_RETRY_HOURS", 24),
         )
 
     def validated(self) -> Settings:
@@ -198,6 +208,11 @@ class Settings:
             "sla_warning_minutes",
             "port",
             "secure_form_ttl_minutes",
+            "webhook_timeout_seconds",
+            "webhook_poll_seconds",
+            "webhook_backoff_seconds",
+            "webhook_max_backoff_seconds",
+            "webhook_retry_hours",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive number")

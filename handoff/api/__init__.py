@@ -15,6 +15,7 @@ from handoff.api import (
     live,
     meta,
     secure_forms,
+    webhooks,
 )
 
 
@@ -31,4 +32,5 @@ def blueprints() -> list[Blueprint]:
         meta.bp,
         secure_forms.api,
         secure_forms.public,
+        webhooks.bp,
     ]

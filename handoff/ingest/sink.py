@@ -32,6 +32,7 @@ from handoff.ingest.mapping import (
 from handoff.live import Broadcaster
 from handoff.models import Conversation
 from handoff.repositories import Conversations, Cursors, DeadLetters, Messages
+from handoff.services import webhooks
 from handoff.services.views import message_event
 from handoff.states import WITH_PEOPLE, Status
 
@@ -171,7 +172,10 @@ class EventSink:
             values.update(_merged(row, item.frustration))
         if values:
             await conversations.update_where(conversation_pk, **values)
-        return message_id if Status(row.status) in WITH_PEOPLE else None
+        if Status(row.status) not in WITH_PEOPLE:
+            return None
+        await webhooks.record_message(session, conversation_pk, message_id)
+        return message_id
 
     async def _merge_frustration(
         self, session: AsyncSession, conversation_pk: str, item: FrustrationReading

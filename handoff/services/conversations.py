@@ -19,6 +19,7 @@ from handoff.notices import notice
 from handoff.rasa_client import RasaClient, RasaError
 from handoff.repositories import Agents, Conversations, History, Messages, QueueFilter, status_in
 from handoff.roles import Role
+from handoff.services import webhooks
 from handoff.services.auth import Principal
 from handoff.services.views import (
     conversation_views,
@@ -30,6 +31,7 @@ from handoff.services.views import (
 from handoff.states import Action, Status, allowed, transition
 
 MAX_TEXT = 4000
+WEBHOOK_EVENTS = {Action.RESOLVE: "conversation.resolved"}  # of `_simple`'s actions
 
 
 def checked_text(value: Any) -> str:
@@ -91,6 +93,7 @@ class ConversationService:
             History(session).record(
                 conversation_pk, Action.CLAIM.value, to_agent_id=agent.id, by_agent_id=agent.id
             )
+            await webhooks.record(session, "conversation.assigned", conversation_pk)
         view = await self._announce("conversation.claimed", conversation_pk)
         await self._tell_customer(conversation_pk, "joined", agent=agent.name)
         return view
@@ -132,6 +135,7 @@ class ConversationService:
                 author_agent_id=agent.id,
                 delivery_status="pending",
             )
+            await webhooks.record_message(session, conversation_pk, message_id)
             delivery = Delivery(
                 row.conversation_id, row.channel, message_id, "agent", agent.name, text
             )
@@ -155,6 +159,7 @@ class ConversationService:
             await Messages(session).add_line(
                 conversation_pk, line, id=message_id, delivery_status="pending"
             )
+            await webhooks.record_message(session, conversation_pk, message_id)
             delivery = Delivery(row.conversation_id, row.channel, message_id, "system", None, text)
         await self._deliver(message_id, delivery)
 
@@ -180,7 +185,9 @@ class ConversationService:
             note = Note(conversation_id=conversation_pk, agent_id=agent.id, text=text)
             session.add(note)
             await session.flush()
-            return views.note(note, {agent.id: agent.name})
+            view = views.note(note, {agent.id: agent.name})
+            await webhooks.record(session, "note.created", conversation_pk, note=view)
+            return view
 
     async def transfer(
         self, conversation_pk: str, actor: Principal, transfer: Transfer
@@ -218,6 +225,19 @@ class ConversationService:
                 session.add(Note(conversation_id=conversation_pk, agent_id=actor.id, text=note))
             previous = row.assigned_agent_id
             names = await agents.names([i for i in (previous, transfer.agent_id) if i])
+            moved = {
+                "from_agent": {"id": previous, "name": names.get(previous)} if previous else None,
+                "to_agent": (
+                    {"id": transfer.agent_id, "name": names.get(transfer.agent_id)}
+                    if transfer.agent_id
+                    else None
+                ),
+                "team": transfer.team,
+                "note": note,
+            }
+            await webhooks.record(
+                session, "conversation.transferred", conversation_pk, transfer=moved
+            )
         view = await self._announce("conversation.updated", conversation_pk)
         if transfer.agent_id is not None:
             await self._tell_customer(conversation_pk, "joined", agent=names[transfer.agent_id])
@@ -282,6 +302,8 @@ class ConversationService:
             )
             owner = row.assigned_agent_id
             names = await Agents(session).names([owner]) if owner else {}
+            if (event_type := WEBHOOK_EVENTS.get(action)) is not None:
+                await webhooks.record(session, event_type, conversation_pk)
         view = await self._announce("conversation.updated", conversation_pk)
         if notice_name is not None and owner in names:
             await self._tell_customer(conversation_pk, notice_name, agent=names[owner])
