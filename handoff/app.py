@@ -28,9 +28,11 @@ from handoff.periodic import run_every
 from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
+from handoff.services.crm import CrmConfig, CrmLookup
 from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.erasure import ErasureService, run_erasure_retries
+from handoff.services.export import ExportService
 from handoff.services.intake import IntakeService
 from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.secure_forms import SecureFormService
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
     pii.configure(settings.pii_rules_path)  # a broken rules file stops the start here
+    app.ctx.crm_config = crm_config(settings)  # so does a wrong CRM setting
     app.ctx.live = LocalBroadcaster()
     for blueprint in blueprints():
         app.blueprint(blueprint)
@@ -73,6 +76,18 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.register_listener(started, "after_server_start")
     app.register_listener(stop, "after_server_stop")
     return app
+
+
+def crm_config(settings: Settings) -> CrmConfig | None:
+    if not settings.crm_lookup_url:
+        return None
+    return CrmConfig.parse(
+        settings.crm_lookup_url,
+        settings.crm_token,
+        settings.crm_timeout_seconds,
+        settings.crm_cache_seconds,
+        settings.crm_fields,
+    )
 
 
 async def start(app: Sanic) -> None:
@@ -108,6 +123,8 @@ async def start(app: Sanic) -> None:
     app.ctx.erasures = ErasureService(
         sessions, app.ctx.http, settings.delivery_url, settings.erasure_token
     )
+    app.ctx.crm = CrmLookup(sessions, app.ctx.http, app.ctx.crm_config)
+    app.ctx.exports = ExportService(sessions, settings.brand_name)
     app.ctx.webhooks = WebhookService(sessions)
     # Its own connection pool: slow or dead webhook endpoints never hold the connectors' sockets.
     app.ctx.webhook_http = aiohttp.ClientSession()

@@ -146,6 +146,12 @@ class Settings:
     webhook_backoff_seconds: float = 10.0
     webhook_max_backoff_seconds: float = 30 * 60.0
     webhook_retry_hours: float = 24.0
+    # CRM lookup for the console (handoff/services/crm.py); no URL: the panel says so.
+    crm_lookup_url: str = ""
+    crm_token: str = ""
+    crm_timeout_seconds: float = 3.0
+    crm_cache_seconds: float = 60.0
+    crm_fields: str = ""  # "Label=dotted.path, …"; empty: name, plan, open_orders, lifetime_value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -175,6 +181,11 @@ class Settings:
             erasure_token=env.get("ERASURE_TOKEN", ""),
             webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", 5),
             webhook_retry_hours=_int(env, "WEBHOOK_RETRY_HOURS", 24),
+            crm_lookup_url=env.get("CRM_LOOKUP_URL", "").strip(),
+            crm_token=env.get("CRM_TOKEN", ""),
+            crm_timeout_seconds=_int(env, "CRM_TIMEOUT_SECONDS", 3),
+            crm_cache_seconds=_int(env, "CRM_CACHE_SECONDS", 60),
+            crm_fields=env.get("CRM_FIELDS", ""),
         )
 
     def validated(self) -> Settings:

@@ -12,6 +12,7 @@ from handoff.api import (
     directory,
     erasures,
     intake,
+    integrations,
     live,
     meta,
     secure_forms,
@@ -33,4 +34,5 @@ def blueprints() -> list[Blueprint]:
         secure_forms.api,
         secure_forms.public,
         webhooks.bp,
+        integrations.bp,
     ]
