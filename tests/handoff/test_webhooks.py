@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from handoff.app import create_app
 from handoff.models import WebhookDelivery
 from handoff.roles import Role
+from handoff.services.retention import RetentionPolicy, apply_retention
 from handoff.services.webhooks import EVENTS, SenderPolicy, WebhookSender
 from tests.handoff.factories import handoff_body, make_agent
 from tests.handoff.helpers import ApiClient, eventually, serving
@@ -369,3 +370,19 @@ async def test_a_change_that_fails_writes_no_event_and_inactive_endpoints_get_no
         counts = {endpoint_id: count for endpoint_id, count in (await session.execute(query))}
     assert counts == {live["id"]: 1}
     assert idle["id"] not in counts
+
+
+@pytest.mark.parametrize("mode", ["anonymise", "delete"])
+async def test_retention_removes_the_outbox_rows_that_carry_a_transcript(sessions, client, mode):
+    admin = await make_agent(sessions, role=Role.ADMIN)
+    agent = await make_agent(sessions, teams=("billing",))
+    hook = {"url": "http://127.0.0.1:9/hooks", "events": list(EVENTS)}
+    assert (await client.post("/api/v1/webhooks", json=hook, token=admin.token)).status == 201
+    old, recent = await intake(client, handoff_body()), await intake(client, handoff_body())
+    await work_on(client, agent.token, old["id"])  # resolved; `recent` is still queued
+    later = datetime.now(timezone.utc) + timedelta(days=60)
+    report = await apply_retention(sessions, RetentionPolicy(days=30, mode=mode), later)
+    assert report.conversations == 1
+    async with sessions() as session:
+        kept = set(await session.scalars(select(WebhookDelivery.conversation_id).distinct()))
+    assert kept == {recent["id"]}
