@@ -17,6 +17,7 @@ from handoff.api import blueprints
 from handoff.api.body_limits import limit_body
 from handoff.api.openapi import describe
 from handoff.api.security_headers import add_security_headers
+from handoff.csat import load_policy
 from handoff.db import create_engine, session_factory
 from handoff.delivery import DeliveryClient
 from handoff.errors import ServiceError
@@ -29,6 +30,7 @@ from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
 from handoff.services.crm import CrmConfig, CrmLookup
+from handoff.services.csat import CsatService
 from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.erasure import ErasureService, run_erasure_retries
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.ctx.settings = settings
     pii.configure(settings.pii_rules_path)  # a broken rules file stops the start here
     app.ctx.crm_config = crm_config(settings)  # so does a wrong CRM setting
+    app.ctx.csat_policy = load_policy(settings.csat_policy_path)  # and a wrong CSAT policy
     app.ctx.live = LocalBroadcaster()
     for blueprint in blueprints():
         app.blueprint(blueprint)
@@ -102,12 +105,14 @@ async def start(app: Sanic) -> None:
         sessions, timedelta(minutes=settings.session_ttl_minutes), limits=settings.login
     )
     app.ctx.intake = IntakeService(sessions, live)
+    app.ctx.csat = CsatService(sessions, app.ctx.csat_policy)
     app.ctx.conversations = conversations = ConversationService(
         sessions,
         live,
         DeliveryClient(app.ctx.http, settings.delivery_url, settings.delivery_token, policy),
         RasaClient(app.ctx.http, settings.rasa_url, settings.rasa_token, policy),
         brand=settings.brand_name,
+        csat=app.ctx.csat,
     )
     app.ctx.secure_forms = SecureFormService(
         sessions,

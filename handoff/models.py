@@ -380,3 +380,32 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class CsatSurvey(Base):
+    """The satisfaction survey decision for one resolution (handoff/services/csat.py): skipped
+    with the rule and reason, or eligible (and then answered), with the agents who worked on the
+    conversation and its frustration at the handoff and at the end."""
+
+    __tablename__ = "csat_surveys"
+    __table_args__ = (Index("ix_csat_surveys_customer", "customer_id", "decided_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20))  # skipped | eligible | answered
+    rule: Mapped[str | None] = mapped_column(String(50))
+    reason: Mapped[str | None] = mapped_column(Text)
+    template: Mapped[str | None] = mapped_column(String(100))
+    scale: Mapped[str] = mapped_column(String(10))
+    due_at: Mapped[datetime | None]
+    last_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    agent_ids: Mapped[list[Any]] = mapped_column(default=list)
+    frustration_at_handoff: Mapped[float | None] = mapped_column(Float)
+    frustration_at_end: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(default=utc_now)
+    answered_at: Mapped[datetime | None]

@@ -147,6 +147,7 @@ class Settings:
     webhook_max_backoff_seconds: float = 30 * 60.0
     webhook_retry_hours: float = 24.0
     # CRM lookup for the console (handoff/services/crm.py); no URL: the panel says so.
+    csat_policy_path: str = str(REPO_ROOT / "bot" / "csat.yml")  # CSAT eligibility (YAML)
     crm_lookup_url: str = ""
     crm_token: str = ""
     crm_timeout_seconds: float = 3.0
@@ -181,6 +182,7 @@ class Settings:
             erasure_token=env.get("ERASURE_TOKEN", ""),
             webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", 5),
             webhook_retry_hours=_int(env, "WEBHOOK_RETRY_HOURS", 24),
+            csat_policy_path=env.get("CSAT_POLICY_PATH") or str(REPO_ROOT / "bot" / "csat.yml"),
             crm_lookup_url=env.get("CRM_LOOKUP_URL", "").strip(),
             crm_token=env.get("CRM_TOKEN", ""),
             crm_timeout_seconds=_int(env, "CRM_TIMEOUT_SECONDS", 3),

@@ -4,6 +4,7 @@ counter otherwise), so concurrent agents and several service instances cannot bo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from handoff.repositories import Agents, Conversations, History, Messages, Queue
 from handoff.roles import Role
 from handoff.services import webhooks
 from handoff.services.auth import Principal
+from handoff.services.csat import CsatService
 from handoff.services.views import (
     conversation_views,
     load_conversation,
@@ -57,7 +59,9 @@ class ConversationService:
         delivery: DeliveryClient,
         rasa: RasaClient,
         brand: str = "Lumen Home",
+        csat: CsatService | None = None,
     ) -> None:
+        self.csat = csat
         self.sessions = sessions
         self.live = live
         self.delivery = delivery
@@ -255,12 +259,22 @@ class ConversationService:
             assigned_at=None,
         )
 
-    async def resolve(self, conversation_pk: str, actor: Principal) -> views.JSON:
+    async def resolve(
+        self, conversation_pk: str, actor: Principal, survey: bool = True
+    ) -> views.JSON:
+        """Resolved by a person; the CSAT survey decision is recorded with it (`survey=False`:
+        the agent resolved without survey)."""
+
+        async def decide_survey(session: AsyncSession, row: Conversation) -> None:
+            if self.csat is not None:
+                await self.csat.on_resolved(session, row, by_person=True, survey=survey)
+
         return await self._simple(
             conversation_pk,
             actor,
             Action.RESOLVE,
             "closed",
+            after=decide_survey,
             resolved_at=utc_now(),
         )
 
@@ -288,12 +302,17 @@ class ConversationService:
         actor: Principal,
         action: Action,
         notice_name: str | None,
+        *,
+        after: Callable[[AsyncSession, Conversation], Awaitable[None]] | None = None,
         **values: Any,
     ) -> views.JSON:
-        """Apply `action`; if someone owned the conversation, tell the customer the notice
-        `notice_name` with the owner's name."""
+        """Apply `action` (and `after`, in the same transaction, with the row as it was); if
+        someone owned the conversation, tell the customer the notice `notice_name` with the
+        owner's name."""
         async with self.sessions.begin() as session:
             row = await self._change(session, conversation_pk, actor, action, **values)
+            if after is not None:
+                await after(session, row)
             History(session).record(
                 conversation_pk,
                 action.value,

@@ -1,4 +1,4 @@
-"""integrations: outbound webhooks (endpoints, the delivery outbox, the attempt log)
+"""integrations: outbound webhooks (endpoints, the delivery outbox, the attempt log), CSAT surveys
 
 Revision ID: 0011_integrations
 Revises: 0005_erasure_audit
@@ -91,9 +91,50 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_webhook_attempts_delivery_id"), ["delivery_id"], unique=False
         )
+    op.create_table(
+        "csat_surveys",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("conversation_id", sa.String(length=32), nullable=False),
+        sa.Column("customer_id", sa.String(length=255), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("rule", sa.String(length=50), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("template", sa.String(length=100), nullable=True),
+        sa.Column("scale", sa.String(length=10), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_agent_id", sa.String(length=32), nullable=True),
+        sa.Column("agent_ids", sa.JSON(), nullable=False),
+        sa.Column("frustration_at_handoff", sa.Float(), nullable=True),
+        sa.Column("frustration_at_end", sa.Float(), nullable=True),
+        sa.Column("score", sa.Integer(), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_csat_surveys_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["last_agent_id"],
+            ["agents.id"],
+            name=op.f("fk_csat_surveys_last_agent_id_agents"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_csat_surveys")),
+    )
+    with op.batch_alter_table("csat_surveys", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_csat_surveys_conversation_id"), ["conversation_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_csat_surveys_customer", ["customer_id", "decided_at"], unique=False
+        )
 
 
 def downgrade() -> None:
+    op.drop_table("csat_surveys")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")
