@@ -1,7 +1,8 @@
-/* Console integrations for the open conversation: the CRM record and transcript exports, in a
- * section of the side panel (docs/integrations.md). Loaded after console.js and built on its
- * helpers (h, fill, api, state); console.js re-renders the side panel often, so the section is
- * kept here and put back each time. Text from the CRM is only ever set as text. */
+/* Console integrations for the open conversation: the CRM record, the CSAT survey and
+ * transcript exports, in a section of the side panel (docs/integrations.md). Loaded after
+ * console.js and built on its helpers (h, fill, api, state); console.js re-renders the side
+ * panel often, so the section is kept here and put back each time. Text from the CRM and the
+ * customer is only ever set as text. */
 "use strict";
 
 const EXPORT_FORMATS = [
@@ -16,6 +17,7 @@ const CRM_MESSAGES = {
 
 const integrations = {
   conversationId: null,
+  status: null, // the open conversation's status when its survey was last loaded
   section: null,
   lookup: 0, // the latest lookup's number: an older answer arriving late is dropped
 };
@@ -29,6 +31,8 @@ function integrationsSection() {
     { id: "integrations", class: "integrations", "aria-label": "Customer record and export" },
     h("h3", {}, "CRM"),
     h("div", { id: "crm-body", class: "crm-body", "aria-live": "polite" }),
+    h("h3", {}, "Satisfaction survey"),
+    h("div", { id: "csat-body", class: "csat-body" }),
     h("h3", {}, "Export transcript"),
     h(
       "label",
@@ -94,6 +98,37 @@ async function loadCrm() {
   if (number === integrations.lookup && integrations.conversationId === id) renderCrm(result);
 }
 
+const SCALE_TOP = { csat_5: 5, nps_10: 10 };
+
+function surveyLine(survey) {
+  if (survey.status === "answered") {
+    const score = `${survey.score}/${SCALE_TOP[survey.scale] ?? "?"}`;
+    return [h("strong", {}, `Answered ${score}`), survey.comment ? ` — “${survey.comment}”` : ""];
+  }
+  if (survey.status === "eligible") return "Survey sent, no answer yet";
+  return `Not sent: ${survey.reason}`;
+}
+
+async function loadCsat() {
+  const id = integrations.conversationId;
+  let surveys = [];
+  try {
+    surveys = (await api("GET", `/conversations/${encodeURIComponent(id)}/csat`)).surveys;
+  } catch {
+    surveys = null;
+  }
+  const body = document.getElementById("csat-body");
+  if (!body || integrations.conversationId !== id) return;
+  if (surveys === null) fill(body, h("p", { class: "hint" }, "Survey unavailable"));
+  else if (!surveys.length) fill(body, h("p", { class: "hint" }, "Not resolved by a person yet"));
+  else {
+    const lines = surveys.map((survey) =>
+      h("p", { dataset: { csat: survey.status } }, surveyLine(survey)),
+    );
+    fill(body, lines);
+  }
+}
+
 async function downloadTranscript(format) {
   const id = integrations.conversationId;
   const notes = document.getElementById("export-notes").checked;
@@ -127,9 +162,14 @@ function keepIntegrationsSection() {
   if (!triage.contains(integrations.section)) triage.append(integrations.section);
   if (state.open.id !== integrations.conversationId) {
     integrations.conversationId = state.open.id;
+    integrations.status = state.open.status;
     document.getElementById("export-notes").checked = false;
     showError("export-error", null);
     loadCrm();
+    loadCsat();
+  } else if (state.open.status !== integrations.status) {
+    integrations.status = state.open.status; // resolved (or reopened) meanwhile
+    loadCsat();
   }
 }
 

@@ -97,6 +97,31 @@ def test_the_side_panel_shows_the_crm_record_and_unavailable_when_the_crm_fails(
     assert "Ana Silva" in crm_panel(console)
 
 
+def test_the_side_panel_shows_the_survey_decision_once_a_person_resolved(
+    service: HandoffService, open_console: OpenConsole
+) -> None:
+    conversation = service.intake(handoff_request())
+    console = open_console()
+    console.log_in_and_wait(DANA, service.passwords[DANA])
+    console.open(conversation["id"])
+    console.until(
+        lambda: "Not resolved by a person yet" in console.text_of("#csat-body"),
+        "the survey section is missing",
+    )
+    console.claim()
+    console.reply_box().click()
+    console.type_and_enter("Your refund is on its way.")
+    console.until(
+        lambda: any(line.author == "agent" for line in console.transcript()),
+        "the reply did not show",
+    )
+    console.find("#act-resolve").click()
+    console.until(
+        lambda: "Survey sent, no answer yet" in console.text_of("#csat-body"),
+        "the survey decision is not shown after resolving",
+    )
+
+
 def test_an_admin_registers_a_webhook_sees_its_secret_once_and_its_delivery_log(
     service: HandoffService, open_console: OpenConsole
 ) -> None:
