@@ -37,6 +37,7 @@ class Receiver:
     headers: list[dict[str, str]] = field(default_factory=list)
     refused: int = 0  # bad or missing signatures
     waiting: int = 0  # requests hanging right now
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set at each accepted event
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -78,7 +79,14 @@ class Receiver:
         assert request.headers["Lumen-Webhook-Id"] == event["id"]
         self.events.append(event)
         self.headers.append(dict(request.headers))
+        self.arrived.set()
         return web.json_response({"ok": True})
+
+    async def received(self, count: int) -> None:
+        """Wait until `count` events were accepted."""
+        while len(self.events) < count:
+            self.arrived.clear()
+            await self.arrived.wait()
 
     async def up(self) -> None:
         app = web.Application()
