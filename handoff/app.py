@@ -162,8 +162,10 @@ async def started(app: Sanic) -> None:
                 settings.session_cleanup_seconds, app.ctx.auth.purge_expired, "session cleanup"
             )
         ),
-        asyncio.ensure_future(app.ctx.webhook_sender.run(settings.webhook_poll_seconds)),
     ]
+    if settings.webhook_sender:
+        sender = app.ctx.webhook_sender.run(settings.webhook_poll_seconds)
+        app.ctx.background.append(asyncio.ensure_future(sender))
     if settings.erasure_token:
         retries = run_erasure_retries(app.ctx.erasures, settings.erasure_retry_seconds)
         app.ctx.background.append(asyncio.ensure_future(retries))

@@ -141,6 +141,7 @@ class Settings:
     # Outbound webhooks (handoff/services/webhooks.py): per-attempt timeout, how often the
     # sender looks for due deliveries, the backoff (doubling from base to max) and for how long
     # a delivery is retried before it is given up (an admin can still redeliver it).
+    webhook_sender: bool = True  # False (WEBHOOK_SENDER=off): this instance sends none itself
     webhook_timeout_seconds: float = 5.0
     webhook_poll_seconds: float = 1.0
     webhook_backoff_seconds: float = 10.0
@@ -180,6 +181,7 @@ class Settings:
             retention_days=_int(env, "RETENTION_DAYS", 0),
             retention_mode=env.get("RETENTION_MODE", "").strip().lower() or "anonymise",
             erasure_token=env.get("ERASURE_TOKEN", ""),
+            webhook_sender=env.get("WEBHOOK_SENDER", "on").strip().lower() != "off",
             webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", 5),
             webhook_retry_hours=_int(env, "WEBHOOK_RETRY_HOURS", 24),
             csat_policy_path=env.get("CSAT_POLICY_PATH") or str(REPO_ROOT / "bot" / "csat.yml"),

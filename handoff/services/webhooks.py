@@ -17,6 +17,7 @@ conversation (docs/webhooks.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -30,9 +31,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import event, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from handoff import views
 from handoff.errors import Invalid, NotFound
@@ -74,6 +75,21 @@ MAX_ERROR = 500
 BATCH = 200  # due deliveries of one endpoint looked at at once
 PAUSING_STATUSES = (429, 503)
 LEASE_MARGIN = timedelta(seconds=30)
+WRITTEN = "webhook_deliveries_written"  # a session's info flag: wake the senders on commit
+_running: set[asyncio.Event] = set()  # the wake-up events of this process's running senders
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_senders(session: Session) -> None:
+    """New outbox rows are visible now: running senders look at once, not at their next poll."""
+    if session.info.pop(WRITTEN, False):
+        for wake in _running:
+            wake.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(WRITTEN, None)
 
 
 def generate_secret() -> str:
@@ -122,6 +138,7 @@ async def record(
         ensure_ascii=False,
         separators=(",", ":"),
     )
+    session.sync_session.info[WRITTEN] = True
     session.add_all(
         WebhookDelivery(
             endpoint_id=endpoint_id,
@@ -208,10 +225,14 @@ class WebhookSender:
         self._workers: dict[str, asyncio.Task[int]] = {}
 
     async def run(self, every_seconds: float) -> None:
-        """Every `every_seconds`, start a worker for each endpoint with due deliveries that has
-        none running; a failed look is logged and the next one tries again."""
+        """Every `every_seconds`, and whenever a transaction of this process wrote outbox rows,
+        start a worker for each endpoint with due deliveries that has none running; a failed
+        look is logged and the next one tries again."""
+        wake = asyncio.Event()
+        _running.add(wake)
         try:
             while True:
+                wake.clear()
                 try:
                     for endpoint_id in await self._due_endpoints():
                         if endpoint_id not in self._workers:
@@ -220,8 +241,10 @@ class WebhookSender:
                             )
                 except Exception:
                     logger.exception("Webhook round failed; retrying in %s s", every_seconds)
-                await asyncio.sleep(every_seconds)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wake.wait(), every_seconds)
         finally:
+            _running.discard(wake)
             workers = list(self._workers.values())
             for task in workers:
                 task.cancel()

@@ -213,7 +213,7 @@ async def test_backoff_gives_up_after_the_retry_window_and_a_redeliver_sends_it_
     receiver = Receiver(failures=[500] * 5)
     await receiver.up()
     try:
-        async with service(replace(fast_settings, webhook_poll_seconds=3600)) as api:
+        async with service(replace(fast_settings, webhook_sender=False)) as api:
             endpoint = await register(api, admin.token, receiver.url, ["handoff.created"])
             receiver.secret = endpoint["secret"]
             await intake(api, handoff_body())
@@ -259,7 +259,7 @@ async def test_a_refused_event_holds_back_its_own_conversation_only(sessions, fa
     receiver = Receiver()
     await receiver.up()
     try:
-        async with service(replace(fast_settings, webhook_poll_seconds=3600)) as api:
+        async with service(replace(fast_settings, webhook_sender=False)) as api:
             events = ["handoff.created", "conversation.assigned"]
             endpoint = await register(api, admin.token, receiver.url, events)
             receiver.secret = endpoint["secret"]
@@ -293,7 +293,7 @@ async def test_two_senders_at_once_send_each_delivery_once(sessions, fast_settin
     receiver = Receiver()
     await receiver.up()
     try:
-        async with service(replace(fast_settings, webhook_poll_seconds=3600)) as api:
+        async with service(replace(fast_settings, webhook_sender=False)) as api:
             endpoint = await register(api, admin.token, receiver.url, ["handoff.created"])
             receiver.secret = endpoint["secret"]
             for _ in range(20):
