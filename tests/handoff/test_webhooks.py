@@ -18,10 +18,12 @@ from sqlalchemy import func, select
 from handoff.app import create_app
 from handoff.models import WebhookDelivery
 from handoff.roles import Role
+from handoff.services.erasure import ErasureService, Requester
 from handoff.services.retention import RetentionPolicy, apply_retention
 from handoff.services.webhooks import EVENTS, SenderPolicy, WebhookSender
 from tests.handoff.factories import handoff_body, make_agent
 from tests.handoff.helpers import ApiClient, eventually, serving
+from tests.handoff.servers import fake_server
 from tests.handoff.webhook_receiver import Receiver
 
 FAST = {
@@ -386,3 +388,18 @@ async def test_retention_removes_the_outbox_rows_that_carry_a_transcript(session
     async with sessions() as session:
         kept = set(await session.scalars(select(WebhookDelivery.conversation_id).distinct()))
     assert kept == {recent["id"]}
+
+
+async def test_erasing_a_customer_deletes_their_outbox_rows(sessions, client):
+    admin = await make_agent(sessions, role=Role.ADMIN)
+    hook = {"url": "http://127.0.0.1:9/hooks", "events": ["handoff.created"]}
+    assert (await client.post("/api/v1/webhooks", json=hook, token=admin.token)).status == 201
+    erased, kept = await intake(client, handoff_body()), await intake(client, handoff_body())
+    async with fake_server([(200, {"counts": {}})]) as bot, aiohttp.ClientSession() as http:
+        erasure = ErasureService(sessions, http, bot.url, "test-erasure-token")
+        record = await erasure.request(Requester("test"), conversation_pk=erased["id"])
+    assert record["status"] == "done"
+    assert record["counts"]["handoff_store"]["webhook_deliveries"] == 1
+    async with sessions() as session:
+        left = set(await session.scalars(select(WebhookDelivery.conversation_id)))
+    assert left == {kept["id"]}
