@@ -17,6 +17,7 @@ from handoff.api import blueprints
 from handoff.api.body_limits import limit_body
 from handoff.api.openapi import describe
 from handoff.api.security_headers import add_security_headers
+from handoff.csat import load_policy
 from handoff.db import create_engine, session_factory
 from handoff.delivery import DeliveryClient
 from handoff.errors import ServiceError
@@ -30,9 +31,12 @@ from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
 from handoff.services.canned_replies import CannedReplyService
 from handoff.services.conversations import ConversationService
+from handoff.services.crm import CrmConfig, CrmLookup
+from handoff.services.csat import CsatService
 from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.erasure import ErasureService, run_erasure_retries
+from handoff.services.export import ExportService
 from handoff.services.intake import IntakeService
 from handoff.services.kpi_setup import kpi_tasks, setup_kpis
 from handoff.services.media import MediaService
@@ -40,6 +44,7 @@ from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.search import SearchService
 from handoff.services.secure_forms import SecureFormService
 from handoff.services.snooze import SnoozeService
+from handoff.services.webhooks import SenderPolicy, WebhookSender, WebhookService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
 
@@ -66,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
     pii.configure(settings.pii_rules_path)  # a broken rules file stops the start here
+    app.ctx.crm_config = crm_config(settings)  # so does a wrong CRM setting
+    app.ctx.csat_policy = load_policy(settings.csat_policy_path)  # and a wrong CSAT policy
     app.ctx.live = LocalBroadcaster()
     for blueprint in blueprints():
         app.blueprint(blueprint)
@@ -80,6 +87,18 @@ def create_app(settings: Settings | None = None) -> Sanic:
     return app
 
 
+def crm_config(settings: Settings) -> CrmConfig | None:
+    if not settings.crm_lookup_url:
+        return None
+    return CrmConfig.parse(
+        settings.crm_lookup_url,
+        settings.crm_token,
+        settings.crm_timeout_seconds,
+        settings.crm_cache_seconds,
+        settings.crm_fields,
+    )
+
+
 async def start(app: Sanic) -> None:
     settings: Settings = app.ctx.settings
     app.ctx.openapi = describe(app)
@@ -92,12 +111,14 @@ async def start(app: Sanic) -> None:
         sessions, timedelta(minutes=settings.session_ttl_minutes), limits=settings.login
     )
     app.ctx.intake = IntakeService(sessions, live)
+    app.ctx.csat = CsatService(sessions, app.ctx.csat_policy)
     app.ctx.conversations = conversations = ConversationService(
         sessions,
         live,
         DeliveryClient(app.ctx.http, settings.delivery_url, settings.delivery_token, policy),
         RasaClient(app.ctx.http, settings.rasa_url, settings.rasa_token, policy),
         brand=settings.brand_name,
+        csat=app.ctx.csat,
     )
     app.ctx.secure_forms = SecureFormService(
         sessions,
@@ -119,6 +140,21 @@ async def start(app: Sanic) -> None:
         sessions, app.ctx.http, settings.delivery_url, settings.erasure_token
     )
     setup_kpis(app)
+    app.ctx.crm = CrmLookup(sessions, app.ctx.http, app.ctx.crm_config)
+    app.ctx.exports = ExportService(sessions, settings.brand_name)
+    app.ctx.webhooks = WebhookService(sessions)
+    # Its own connection pool: slow or dead webhook endpoints never hold the connectors' sockets.
+    app.ctx.webhook_http = aiohttp.ClientSession()
+    app.ctx.webhook_sender = WebhookSender(
+        sessions,
+        app.ctx.webhook_http,
+        SenderPolicy(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            backoff_seconds=settings.webhook_backoff_seconds,
+            max_backoff_seconds=settings.webhook_max_backoff_seconds,
+            retry_for=timedelta(hours=settings.webhook_retry_hours),
+        ),
+    )
 
 
 async def started(app: Sanic) -> None:
@@ -143,6 +179,9 @@ async def started(app: Sanic) -> None:
         ),
     ]
     app.ctx.background.extend(kpi_tasks(app))
+    if settings.webhook_sender:
+        sender = app.ctx.webhook_sender.run(settings.webhook_poll_seconds)
+        app.ctx.background.append(asyncio.ensure_future(sender))
     if settings.erasure_token:
         retries = run_erasure_retries(app.ctx.erasures, settings.erasure_retry_seconds)
         app.ctx.background.append(asyncio.ensure_future(retries))
@@ -164,6 +203,7 @@ async def stop(app: Sanic) -> None:
             await task  # let it give its connection back before the engine goes
     app.ctx.auth.close()
     await app.ctx.http.close()
+    await app.ctx.webhook_http.close()
     await app.ctx.engine.dispose()
 
 

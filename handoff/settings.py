@@ -191,6 +191,22 @@ class Settings:
     erasure_token: str = ""
     erasure_retry_seconds: float = 30.0
     kpis: KpiSettings = KpiSettings()
+    # Outbound webhooks (handoff/services/webhooks.py): per-attempt timeout, how often the
+    # sender looks for due deliveries, the backoff (doubling from base to max) and for how long
+    # a delivery is retried before it is given up (an admin can still redeliver it).
+    webhook_sender: bool = True  # False (WEBHOOK_SENDER=off): this instance sends none itself
+    webhook_timeout_seconds: float = 5.0
+    webhook_poll_seconds: float = 1.0
+    webhook_backoff_seconds: float = 10.0
+    webhook_max_backoff_seconds: float = 30 * 60.0
+    webhook_retry_hours: float = 24.0
+    csat_policy_path: str = str(REPO_ROOT / "bot" / "csat.yml")  # CSAT eligibility (YAML)
+    # CRM lookup for the console (handoff/services/crm.py); no URL: the panel says so.
+    crm_lookup_url: str = ""
+    crm_token: str = ""
+    crm_timeout_seconds: float = 3.0
+    crm_cache_seconds: float = 60.0
+    crm_fields: str = ""  # "Label=dotted.path, …"; empty: name, plan, open_orders, lifetime_value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -219,6 +235,15 @@ class Settings:
             retention_mode=env.get("RETENTION_MODE", "").strip().lower() or "anonymise",
             erasure_token=env.get("ERASURE_TOKEN", ""),
             kpis=KpiSettings.from_env(env),
+            webhook_sender=env.get("WEBHOOK_SENDER", "on").strip().lower() != "off",
+            webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", 5),
+            webhook_retry_hours=_int(env, "WEBHOOK_RETRY_HOURS", 24),
+            csat_policy_path=env.get("CSAT_POLICY_PATH") or str(REPO_ROOT / "bot" / "csat.yml"),
+            crm_lookup_url=env.get("CRM_LOOKUP_URL", "").strip(),
+            crm_token=env.get("CRM_TOKEN", ""),
+            crm_timeout_seconds=_int(env, "CRM_TIMEOUT_SECONDS", 3),
+            crm_cache_seconds=_int(env, "CRM_CACHE_SECONDS", 60),
+            crm_fields=env.get("CRM_FIELDS", ""),
         )
 
     def validated(self) -> Settings:
@@ -252,6 +277,11 @@ class Settings:
             "sla_warning_minutes",
             "port",
             "secure_form_ttl_minutes",
+            "webhook_timeout_seconds",
+            "webhook_poll_seconds",
+            "webhook_backoff_seconds",
+            "webhook_max_backoff_seconds",
+            "webhook_retry_hours",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive number")

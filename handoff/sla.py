@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handoff.live import Broadcaster
 from handoff.models import Conversation, utc_now
 from handoff.repositories import Conversations
+from handoff.services import webhooks
 from handoff.services.views import load_conversation
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ async def check_sla(
                     sla_breached_at=now,
                     sla_warned_at=row.sla_warned_at or now,
                 )
+                if flagged:
+                    await webhooks.record(session, "sla.breached", row.id)
             elif row.sla_warned_at is None:
                 kind = "sla.warning"
                 flagged = await conversations.update_where(

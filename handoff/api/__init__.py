@@ -13,11 +13,13 @@ from handoff.api import (
     directory,
     erasures,
     intake,
+    integrations,
     kpis,
     live,
     media,
     meta,
     secure_forms,
+    webhooks,
 )
 
 
@@ -37,4 +39,6 @@ def blueprints() -> list[Blueprint]:
         meta.bp,
         secure_forms.api,
         secure_forms.public,
+        webhooks.bp,
+        integrations.bp,
     ]

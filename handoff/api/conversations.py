@@ -77,7 +77,11 @@ async def release(request: Request, conversation_id: str) -> HTTPResponse:
 @bp.post("/conversations/<conversation_id:str>/resolve")
 @requires(Role.AGENT)
 async def resolve(request: Request, conversation_id: str) -> HTTPResponse:
-    return json(await request.app.ctx.conversations.resolve(conversation_id, request.ctx.agent))
+    survey = body(request).get("survey", True) if request.body else True
+    if not isinstance(survey, bool):
+        raise Invalid("survey must be true or false.")
+    service = request.app.ctx.conversations
+    return json(await service.resolve(conversation_id, request.ctx.agent, survey))
 
 
 @bp.post("/conversations/<conversation_id:str>/return-to-bot")

@@ -32,6 +32,7 @@ from handoff.ingest.mapping import (
 from handoff.live import Broadcaster
 from handoff.models import Conversation, utc_now
 from handoff.repositories import Conversations, Cursors, DeadLetters, History, Messages
+from handoff.services import webhooks
 from handoff.services.views import message_event
 from handoff.snooze import wake_values
 from handoff.states import WITH_PEOPLE, Status
@@ -175,7 +176,10 @@ class EventSink:
             History(session).record(conversation_pk, "snooze_ended", note="the customer replied")
         if values:
             await conversations.update_where(conversation_pk, **values)
-        return message_id if Status(row.status) in WITH_PEOPLE else None
+        if Status(row.status) not in WITH_PEOPLE:
+            return None
+        await webhooks.record_message(session, conversation_pk, message_id)
+        return message_id
 
     async def _merge_frustration(
         self, session: AsyncSession, conversation_pk: str, item: FrustrationReading

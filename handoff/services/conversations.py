@@ -4,6 +4,7 @@ counter otherwise), so concurrent agents and several service instances cannot bo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,7 +21,9 @@ from handoff.notices import notice
 from handoff.rasa_client import RasaClient, RasaError
 from handoff.repositories import Agents, Conversations, History, Messages, QueueFilter, status_in
 from handoff.roles import Role
+from handoff.services import webhooks
 from handoff.services.auth import Principal
+from handoff.services.csat import CsatService
 from handoff.services.views import (
     conversation_views,
     load_conversation,
@@ -32,6 +35,7 @@ from handoff.sla_targets import MODES, first_response_minutes
 from handoff.states import WITH_PEOPLE, Action, Status, allowed, transition
 
 MAX_TEXT = 4000
+WEBHOOK_EVENTS = {Action.RESOLVE: "conversation.resolved"}  # of `_simple`'s actions
 
 
 def checked_text(value: Any) -> str:
@@ -57,7 +61,9 @@ class ConversationService:
         delivery: DeliveryClient,
         rasa: RasaClient,
         brand: str = "Lumen Home",
+        csat: CsatService | None = None,
     ) -> None:
+        self.csat = csat
         self.sessions = sessions
         self.live = live
         self.delivery = delivery
@@ -93,6 +99,7 @@ class ConversationService:
             History(session).record(
                 conversation_pk, Action.CLAIM.value, to_agent_id=agent.id, by_agent_id=agent.id
             )
+            await webhooks.record(session, "conversation.assigned", conversation_pk)
         view = await self._announce("conversation.claimed", conversation_pk)
         await self._tell_customer(conversation_pk, "joined", agent=agent.name)
         return view
@@ -134,6 +141,7 @@ class ConversationService:
                 author_agent_id=agent.id,
                 delivery_status="pending",
             )
+            await webhooks.record_message(session, conversation_pk, message_id)
             delivery = Delivery(
                 row.conversation_id, row.channel, message_id, "agent", agent.name, text
             )
@@ -157,6 +165,7 @@ class ConversationService:
             await Messages(session).add_line(
                 conversation_pk, line, id=message_id, delivery_status="pending"
             )
+            await webhooks.record_message(session, conversation_pk, message_id)
             delivery = Delivery(row.conversation_id, row.channel, message_id, "system", None, text)
         await self._deliver(message_id, delivery)
 
@@ -182,7 +191,9 @@ class ConversationService:
             note = Note(conversation_id=conversation_pk, agent_id=agent.id, text=text)
             session.add(note)
             await session.flush()
-            return views.note(note, {agent.id: agent.name})
+            view = views.note(note, {agent.id: agent.name})
+            await webhooks.record(session, "note.created", conversation_pk, note=view)
+            return view
 
     async def transfer(
         self, conversation_pk: str, actor: Principal, transfer: Transfer
@@ -220,6 +231,19 @@ class ConversationService:
                 session.add(Note(conversation_id=conversation_pk, agent_id=actor.id, text=note))
             previous = row.assigned_agent_id
             names = await agents.names([i for i in (previous, transfer.agent_id) if i])
+            moved = {
+                "from_agent": {"id": previous, "name": names.get(previous)} if previous else None,
+                "to_agent": (
+                    {"id": transfer.agent_id, "name": names.get(transfer.agent_id)}
+                    if transfer.agent_id
+                    else None
+                ),
+                "team": transfer.team,
+                "note": note,
+            }
+            await webhooks.record(
+                session, "conversation.transferred", conversation_pk, transfer=moved
+            )
         view = await self._announce("conversation.updated", conversation_pk)
         if transfer.agent_id is not None:
             await self._tell_customer(conversation_pk, "joined", agent=names[transfer.agent_id])
@@ -283,12 +307,22 @@ class ConversationService:
             assigned_at=None,
         )
 
-    async def resolve(self, conversation_pk: str, actor: Principal) -> views.JSON:
+    async def resolve(
+        self, conversation_pk: str, actor: Principal, survey: bool = True
+    ) -> views.JSON:
+        """Resolved by a person; the CSAT survey decision is recorded with it (`survey=False`:
+        the agent resolved without survey)."""
+
+        async def decide_survey(session: AsyncSession, row: Conversation) -> None:
+            if self.csat is not None:
+                await self.csat.on_resolved(session, row, by_person=True, survey=survey)
+
         return await self._simple(
             conversation_pk,
             actor,
             Action.RESOLVE,
             "closed",
+            after=decide_survey,
             resolved_at=utc_now(),
         )
 
@@ -316,12 +350,17 @@ class ConversationService:
         actor: Principal,
         action: Action,
         notice_name: str | None,
+        *,
+        after: Callable[[AsyncSession, Conversation], Awaitable[None]] | None = None,
         **values: Any,
     ) -> views.JSON:
-        """Apply `action`; if someone owned the conversation, tell the customer the notice
-        `notice_name` with the owner's name."""
+        """Apply `action` (and `after`, in the same transaction, with the row as it was); if
+        someone owned the conversation, tell the customer the notice `notice_name` with the
+        owner's name."""
         async with self.sessions.begin() as session:
             row = await self._change(session, conversation_pk, actor, action, **values)
+            if after is not None:
+                await after(session, row)
             History(session).record(
                 conversation_pk,
                 action.value,
@@ -330,6 +369,8 @@ class ConversationService:
             )
             owner = row.assigned_agent_id
             names = await Agents(session).names([owner]) if owner else {}
+            if (event_type := WEBHOOK_EVENTS.get(action)) is not None:
+                await webhooks.record(session, event_type, conversation_pk)
         view = await self._announce("conversation.updated", conversation_pk)
         if notice_name is not None and owner in names:
             await self._tell_customer(conversation_pk, notice_name, agent=names[owner])

@@ -41,6 +41,7 @@ from handoff.models import (
     IntakeRequest,
     Message,
     Note,
+    WebhookDelivery,
     utc_now,
 )
 from handoff.views import JSON, iso
@@ -235,6 +236,10 @@ class ErasureService:
                     ("intake_requests", IntakeRequest, IntakeRequest.conversation_id),
                 )
             }
+            outbox = await session.execute(  # their bodies carry the transcript's lines
+                delete(WebhookDelivery).where(WebhookDelivery.conversation_id.in_(pks))
+            )
+            counts["webhook_deliveries"] = outbox.rowcount  # type: ignore[attr-defined]
             deleted = await session.execute(
                 delete(Conversation).where(Conversation.conversation_id == sender_id)
             )

@@ -31,8 +31,9 @@ from handoff.ingest.shapes import (
 from handoff.live import Broadcaster
 from handoff.models import IntakeRequest, utc_now
 from handoff.repositories import Conversations, History, Messages, status_in
+from handoff.services import webhooks
 from handoff.services.views import load_conversation
-from handoff.states import Action, transition
+from handoff.states import Action, Status, transition
 
 MAX_KEY_LENGTH = 200
 MAX_FIRST_RESPONSE_MINUTES = 60 * 24 * 365  # a year: beyond it is a mistake, not a promise
@@ -135,6 +136,8 @@ class IntakeService:
         conversation_pk = await conversations.ensure(handoff.conversation_id, handoff.channel, now)
         session.add(IntakeRequest(idempotency_key=key, conversation_id=conversation_pk))
         await session.flush()
+        before = await conversations.get(conversation_pk)
+        reopened = before is not None and before.status == Status.RESOLVED.value
         queued_at = min(handoff.requested_at or now, now)
         due = handoff.first_response_minutes
         step = transition(Action.INTAKE)
@@ -170,6 +173,9 @@ class IntakeService:
             team=handoff.team,
             note=handoff.escalation_reason,
         )
+        if created:
+            event = "conversation.reopened" if reopened else "handoff.created"
+            await webhooks.record(session, event, conversation_pk)
         return created, conversation_pk
 
 

@@ -26,7 +26,15 @@ from sqlalchemy import Select, delete, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from handoff.models import Assignment, Conversation, IntakeRequest, Message, Note, utc_now
+from handoff.models import (
+    Assignment,
+    Conversation,
+    IntakeRequest,
+    Message,
+    Note,
+    WebhookDelivery,
+    utc_now,
+)
 from handoff.repositories import status_in
 from handoff.states import Status
 
@@ -119,6 +127,8 @@ async def apply_retention(
             messages = await _per_conversation(session, Message, ids)
             notes = await _per_conversation(session, Note, ids)
             changed = await step(session, ids, conditions, now)
+            outbox = WebhookDelivery.conversation_id.in_(changed)  # bodies carry the lines
+            await session.execute(_bulk(delete(WebhookDelivery).where(outbox)))
             report = replace(
                 report,
                 conversations=report.conversations + len(changed),

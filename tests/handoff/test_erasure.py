@@ -93,6 +93,7 @@ async def test_a_supervisor_erases_a_customer_everywhere_with_an_audit_record(
             "notes": 1,
             "assignments": 1,
             "intake_requests": 1,
+            "webhook_deliveries": 0,
         },
         **BOT_COUNTS,
     }
@@ -179,7 +180,11 @@ async def test_a_sender_only_the_bot_knows_is_still_erased_there(sessions, servi
         one = await api.get(f"/api/v1/erasures/{answer.body['id']}", token=boss.token)
     assert answer.status == 200
     assert bot.requests[0].body == {"sender_id": "webchat-7f3a", "message_ids": []}
-    assert answer.body["counts"]["handoff_store"] == {**EMPTY, "dead_letters": 0}
+    assert answer.body["counts"]["handoff_store"] == {
+        **EMPTY,
+        "dead_letters": 0,
+        "webhook_deliveries": 0,
+    }
     assert [r["id"] for r in found.body["erasures"]] == [answer.body["id"]]
     assert other.body["erasures"] == []
     assert one.body == answer.body
