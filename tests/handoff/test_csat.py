@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
+from contracts.values import format_time as iso
 from handoff.models import WebhookDelivery
 from handoff.roles import Role
-from harness.handoff_data import handoff_body, iso, make_agent
+from harness.handoff_data import handoff_body, make_agent
 
 INTAKE = "test-intake-token"
 

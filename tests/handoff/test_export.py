@@ -9,8 +9,9 @@ import json
 import re
 from datetime import datetime, timedelta, timezone
 
+from contracts.values import format_time as iso
 from handoff.repositories import History
-from harness.handoff_data import handoff_body, iso, make_agent
+from harness.handoff_data import handoff_body, make_agent
 
 HOSTILE = '<script>alert("x")</script> & =HYPERLINK("http://evil.example","click")'
 

@@ -7,9 +7,10 @@ import csv
 import io
 from datetime import datetime, timedelta, timezone
 
+from contracts.values import format_time as iso
 from handoff.roles import Role
 from handoff.services.kpis import KpiRefresher
-from harness.handoff_data import iso, make_agent, make_conversation
+from harness.handoff_data import make_agent, make_conversation
 
 DAY = "from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z"
 
