@@ -328,6 +328,99 @@ class ErasureAudit(Base):
     pending_sender_id: Mapped[str | None] = mapped_column(Text)
 
 
+class WebhookEndpoint(Base):
+    """An admin's outbound webhook (handoff/services/webhooks.py): where, which events, the
+    generated signing secret, and the endpoint's health (consecutive failures pause it)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(200))
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    secret: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # attempts in a row it was down
+    paused_until: Mapped[datetime | None]
+    created_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: the durable outbox row, written in the transaction of the
+    change it reports. `body` is the exact JSON sent (and signed) on every attempt; the retry
+    schedule is `next_attempt_at`, so it survives restarts; `lease_until` lets one sender at a
+    time work on it. Rows of one endpoint and conversation are sent in `id` order."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_order", "endpoint_id", "conversation_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(32))
+    event_type: Mapped[str] = mapped_column(String(50))
+    conversation_id: Mapped[str | None] = mapped_column(String(32))  # ours; kept after erasure
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    delivered_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per attempt to send a delivery (answer or error, duration)."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class CsatSurvey(Base):
+    """The satisfaction survey decision for one resolution (handoff/services/csat.py): skipped
+    with the rule and reason, or eligible (and then answered), with the agents who worked on the
+    conversation and its frustration at the handoff and at the end."""
+
+    __tablename__ = "csat_surveys"
+    __table_args__ = (Index("ix_csat_surveys_customer", "customer_id", "decided_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20))  # skipped | eligible | answered
+    rule: Mapped[str | None] = mapped_column(String(50))
+    reason: Mapped[str | None] = mapped_column(Text)
+    template: Mapped[str | None] = mapped_column(String(100))
+    scale: Mapped[str] = mapped_column(String(10))
+    due_at: Mapped[datetime | None]
+    last_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    agent_ids: Mapped[list[Any]] = mapped_column(default=list)
+    frustration_at_handoff: Mapped[float | None] = mapped_column(Float)
+    frustration_at_end: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(default=utc_now)
+    answered_at: Mapped[datetime | None]
+
+
 class CannedReply(Base):
     """A reply from a team's library (`team_id` None: every team), with `{placeholders}` filled
     from the conversation when an agent inserts it (handoff/services/canned_replies.py)."""
@@ -497,22 +590,6 @@ class ApiKey(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))  # shown in lists so a key can be recognised
     scope: Mapped[str] = mapped_column(String(20), default="kpis:read")
-
-
-class WebhookEndpoint(Base):
-    """An admin's outbound webhook (handoff/services/webhooks.py): where, which events, the
-    generated signing secret, and the endpoint's health (consecutive failures pause it)."""
-
-    __tablename__ = "webhook_endpoints"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    url: Mapped[str] = mapped_column(String(2000))
-    description: Mapped[str | None] = mapped_column(String(200))
-    events: Mapped[list[Any]] = mapped_column(default=list)
-    secret: Mapped[str] = mapped_column(String(100))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)  # attempts in a row it was down
-    paused_until: Mapped[datetime | None]
     created_by_agent_id: Mapped[str | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL")
     )
@@ -543,76 +620,3 @@ class KpiAlert(Base):
     notified: Mapped[str] = mapped_column(String(20), default="")  # events sent: "opened,cleared"
     notify_attempts: Mapped[int] = mapped_column(Integer, default=0)
     notify_error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
-
-
-class WebhookDelivery(Base):
-    """One event for one endpoint: the durable outbox row, written in the transaction of the
-    change it reports. `body` is the exact JSON sent (and signed) on every attempt; the retry
-    schedule is `next_attempt_at`, so it survives restarts; `lease_until` lets one sender at a
-    time work on it. Rows of one endpoint and conversation are sent in `id` order."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (
-        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
-        Index("ix_webhook_deliveries_order", "endpoint_id", "conversation_id", "status", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
-    event_id: Mapped[str] = mapped_column(String(32))
-    event_type: Mapped[str] = mapped_column(String(50))
-    conversation_id: Mapped[str | None] = mapped_column(String(32))  # ours; kept after erasure
-    body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime]
-    lease_until: Mapped[datetime | None]
-    last_status_code: Mapped[int | None] = mapped_column(Integer)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utc_now)
-    delivered_at: Mapped[datetime | None]
-
-
-class WebhookAttempt(Base):
-    """The delivery log: one row per attempt to send a delivery (answer or error, duration)."""
-
-    __tablename__ = "webhook_attempts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
-    )
-    at: Mapped[datetime] = mapped_column(default=utc_now)
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)
-    duration_ms: Mapped[int] = mapped_column(Integer)
-
-
-class CsatSurvey(Base):
-    """The satisfaction survey decision for one resolution (handoff/services/csat.py): skipped
-    with the rule and reason, or eligible (and then answered), with the agents who worked on the
-    conversation and its frustration at the handoff and at the end."""
-
-    __tablename__ = "csat_surveys"
-    __table_args__ = (Index("ix_csat_surveys_customer", "customer_id", "decided_at"),)
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    conversation_id: Mapped[str] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
-    )
-    customer_id: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(20))  # skipped | eligible | answered
-    rule: Mapped[str | None] = mapped_column(String(50))
-    reason: Mapped[str | None] = mapped_column(Text)
-    template: Mapped[str | None] = mapped_column(String(100))
-    scale: Mapped[str] = mapped_column(String(10))
-    due_at: Mapped[datetime | None]
-    last_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
-    agent_ids: Mapped[list[Any]] = mapped_column(default=list)
-    frustration_at_handoff: Mapped[float | None] = mapped_column(Float)
-    frustration_at_end: Mapped[float | None] = mapped_column(Float)
-    score: Mapped[int | None] = mapped_column(Integer)
-    comment: Mapped[str | None] = mapped_column(Text)
-    decided_at: Mapped[datetime] = mapped_column(default=utc_now)
-    answered_at: Mapped[datetime | None]
