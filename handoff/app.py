@@ -26,12 +26,14 @@ from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
 from handoff.periodic import run_every
 from handoff.rasa_client import RasaClient
+from handoff.services.assignment import AssignmentService, run_queue
 from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
 from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.erasure import ErasureService, run_erasure_retries
 from handoff.services.intake import IntakeService
+from handoff.services.presence import PresenceService
 from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.secure_forms import SecureFormService
 from handoff.settings import Settings
@@ -107,6 +109,8 @@ async def start(app: Sanic) -> None:
     app.ctx.erasures = ErasureService(
         sessions, app.ctx.http, settings.delivery_url, settings.erasure_token
     )
+    app.ctx.assignment = assignment = AssignmentService(sessions, live, settings.queue)
+    app.ctx.presence = PresenceService(sessions, live, settings.queue, on_free=assignment.wake)
 
 
 async def started(app: Sanic) -> None:
@@ -127,6 +131,8 @@ async def started(app: Sanic) -> None:
             )
         ),
     ]
+    queue = run_queue(app.ctx.assignment, app.ctx.presence, app.ctx.live)
+    app.ctx.background.append(asyncio.ensure_future(queue))
     if settings.erasure_token:
         retries = run_erasure_retries(app.ctx.erasures, settings.erasure_retry_seconds)
         app.ctx.background.append(asyncio.ensure_future(retries))

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from handoff.queue_settings import QueueSettings
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,7 @@ class Settings:
     # Bearer token of the bot's erasure endpoint; empty: customer erasure is refused (503).
     erasure_token: str = ""
     erasure_retry_seconds: float = 30.0
+    queue: QueueSettings = field(default_factory=QueueSettings)  # presence, assignment
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -165,6 +168,7 @@ class Settings:
             retention_days=_int(env, "RETENTION_DAYS", 0),
             retention_mode=env.get("RETENTION_MODE", "").strip().lower() or "anonymise",
             erasure_token=env.get("ERASURE_TOKEN", ""),
+            queue=_queue(env),
         )
 
     def validated(self) -> Settings:
@@ -206,6 +210,8 @@ class Settings:
                 raise SettingsError(f"{LOGIN_ENV_NAMES[name]} must be a positive number")
         if self.retention_days < 0:
             raise SettingsError("RETENTION_DAYS must be 0 (keep transcripts) or more")
+        if problems := self.queue.problems():
+            raise SettingsError("; ".join(problems))
         if self.retention_mode not in RETENTION_MODES:
             raise SettingsError(
                 f"RETENTION_MODE {self.retention_mode!r}: expected one of"
@@ -227,6 +233,13 @@ class Settings:
                 " (e.g. openssl rand -hex 24)"
             )
         return key
+
+
+def _queue(env: Mapping[str, str]) -> QueueSettings:
+    try:
+        return QueueSettings.from_env(env)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

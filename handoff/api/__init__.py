@@ -5,6 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint
 
 from handoff.api import (
+    agents_queue,
     auth,
     conversations,
     dead_letters,
@@ -31,4 +32,5 @@ def blueprints() -> list[Blueprint]:
         meta.bp,
         secure_forms.api,
         secure_forms.public,
+        agents_queue.bp,
     ]
