@@ -26,16 +26,19 @@ from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
 from handoff.periodic import run_every
 from handoff.rasa_client import RasaClient
+from handoff.services.approvals import ApprovalService
 from handoff.services.assignment import AssignmentService, run_queue
 from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
 from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.erasure import ErasureService, run_erasure_retries
+from handoff.services.handover import HandoverService
 from handoff.services.intake import IntakeService
 from handoff.services.presence import PresenceService
 from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.secure_forms import SecureFormService
+from handoff.services.supervision import SupervisionService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
 
@@ -110,7 +113,13 @@ async def start(app: Sanic) -> None:
         sessions, app.ctx.http, settings.delivery_url, settings.erasure_token
     )
     app.ctx.assignment = assignment = AssignmentService(sessions, live, settings.queue)
-    app.ctx.presence = PresenceService(sessions, live, settings.queue, on_free=assignment.wake)
+    app.ctx.presence = presence = PresenceService(
+        sessions, live, settings.queue, on_free=assignment.wake
+    )
+    app.ctx.handover = HandoverService(sessions, live, conversations, on_free=assignment.wake)
+    app.ctx.approvals = ApprovalService(sessions, live, conversations)
+    warning = timedelta(minutes=settings.sla_warning_minutes)
+    app.ctx.supervision = SupervisionService(sessions, presence, warning)
 
 
 async def started(app: Sanic) -> None:

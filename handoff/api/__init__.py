@@ -6,6 +6,7 @@ from sanic import Blueprint
 
 from handoff.api import (
     agents_queue,
+    agents_work,
     auth,
     conversations,
     dead_letters,
@@ -33,4 +34,5 @@ def blueprints() -> list[Blueprint]:
         secure_forms.api,
         secure_forms.public,
         agents_queue.bp,
+        agents_work.bp,
     ]
