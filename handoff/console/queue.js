@@ -7,7 +7,7 @@
 const PRESENCE_LABELS = { online: "Online", away: "Away", offline: "Offline" };
 const UNREAD_KEY = "handoff.console.unread"; // + ":<agent id>", in localStorage: survives reload
 const MUTE_KEY = "handoff.console.muted";
-const BASE_TITLE = document.title;
+const UNREAD_TITLE = /^\d+ unread · /; // before console.js's "(waiting) Agent console · …"
 const REPLY_LABELS = { pending: "Waiting for approval", returned: "Returned" };
 
 const queueState = {
@@ -93,9 +93,15 @@ function markRead(conversationId) {
   }
 }
 
-function showUnread() {
+function showTitle() {
   const total = Object.values(queueState.unread).reduce((sum, n) => sum + n, 0);
-  document.title = total ? `(${total}) ${BASE_TITLE}` : BASE_TITLE;
+  const base = document.title.replace(UNREAD_TITLE, "");
+  const title = total ? `${total} unread · ${base}` : base;
+  if (document.title !== title) document.title = title;
+}
+
+function showUnread() {
+  showTitle();
   for (const row of document.querySelectorAll("#queue-list .row[data-id]")) badgeRow(row);
 }
 
@@ -582,6 +588,7 @@ document.addEventListener("keydown", (event) => {
   cyclePresence();
 });
 new MutationObserver(() => startQueueUi()).observe($("app"), { attributes: true });
+new MutationObserver(showTitle).observe(document.querySelector("title"), { childList: true });
 new MutationObserver((records) => {
   if (records.some((r) => [...r.addedNodes].some((n) => n.matches?.(".line-handover, .line-pending")))) return;
   decorateTranscript();
