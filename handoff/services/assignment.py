@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff import views
@@ -36,7 +37,7 @@ from handoff.queue_settings import QueueSettings
 from handoff.repositories import Agents, Conversations, History, status_in
 from handoff.services.presence import PresenceService
 from handoff.services.requeue import requeue
-from handoff.services.views import load_conversation
+from handoff.services.views import conversation_views, load_conversation
 from handoff.states import Action, transition
 
 logger = logging.getLogger(__name__)
@@ -200,8 +201,7 @@ class AssignmentService:
                 for team_candidates in by_team.values():
                     if candidate in team_candidates:
                         team_candidates.remove(candidate)
-        for assigned in made:
-            await self._announce(assigned)
+        await self._announce(made)
         return made
 
     async def _assign(self, row: Conversation, candidate: Candidate, kind: str) -> str:
@@ -236,12 +236,26 @@ class AssignmentService:
             )
         return "assigned"
 
-    async def _announce(self, assigned: Assigned) -> None:
+    async def _announce(self, made: Sequence[Assigned]) -> None:
+        """`conversation.assigned` for each assignment (the views loaded in one go)."""
+        if not made:
+            return
         async with self.sessions() as session:
-            view = await load_conversation(session, assigned.conversation_id)
-        await self.live.publish(
-            {"type": "conversation.assigned", "agent_id": assigned.agent_id, "conversation": view}
-        )
+            query = select(Conversation).where(
+                Conversation.id.in_([a.conversation_id for a in made])
+            )
+            found = {
+                view["id"]: view
+                for view in await conversation_views(session, list(await session.scalars(query)))
+            }
+        for assigned in made:
+            await self.live.publish(
+                {
+                    "type": "conversation.assigned",
+                    "agent_id": assigned.agent_id,
+                    "conversation": found[assigned.conversation_id],
+                }
+            )
 
     async def expire_unanswered(self, now: datetime | None = None) -> list[str]:
         """Put back in the queue what was assigned in an `auto` team and not answered within
@@ -280,20 +294,23 @@ class AssignmentService:
 async def run_queue(
     assignment: AssignmentService, presence: PresenceService, live: Broadcaster
 ) -> None:
-    """The instance's queue loop: on every wake-up and every `assign_every_seconds`, sweep
-    presence, expire unanswered assignments and run an assignment round."""
+    """The instance's queue loop: an assignment round on every wake-up and at least every
+    `assign_every_seconds`, with the presence sweep and the unanswered timeouts before it at
+    most that often (a burst of wake-ups runs rounds only)."""
     settings = assignment.settings
     watcher = asyncio.ensure_future(_watch(live, assignment))
-    last_heartbeat = 0.0
+    last_heartbeat = last_housekeeping = -float("inf")
     loop = asyncio.get_running_loop()
     try:
         while True:
             try:
-                if loop.time() - last_heartbeat >= settings.heartbeat_seconds:
-                    await presence.heartbeat()
-                    last_heartbeat = loop.time()
-                await presence.sweep()
-                await assignment.expire_unanswered()
+                if loop.time() - last_housekeeping >= settings.assign_every_seconds:
+                    if loop.time() - last_heartbeat >= settings.heartbeat_seconds:
+                        await presence.heartbeat()
+                        last_heartbeat = loop.time()
+                    await presence.sweep()
+                    await assignment.expire_unanswered()
+                    last_housekeeping = loop.time()
                 await assignment.assign_round()
             except Exception:
                 logger.exception("queue round failed; the next one tries again")
