@@ -161,6 +161,7 @@ async def stop(app: Sanic) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task  # let it give its connection back before the engine goes
+    await app.ctx.presence.close()  # sockets still being forgotten
     app.ctx.auth.close()
     await app.ctx.http.close()
     await app.ctx.engine.dispose()

@@ -40,8 +40,8 @@ async def events(request: Request, ws: WebsocketImplProtocol) -> None:
     finally:
         subscription.close()
         pump.cancel()
-        # shielded: sanic cancels the handler when the client goes, and this must still run
-        await asyncio.shield(request.app.ctx.presence.disconnected(connection))
+        # sanic cancels the handler when the client goes: this must still run to the end
+        await asyncio.shield(request.app.ctx.presence.disconnect(connection))
 
 
 async def _pump(ws: WebsocketImplProtocol, subscription: Subscription) -> None:

@@ -10,6 +10,7 @@ its place; going away keeps them (the agent is back soon) but gives them nothing
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -85,6 +86,7 @@ class PresenceService:
         self.on_free = on_free  # an agent came online or capacity was freed: assign again
         self.instance = uuid.uuid4().hex
         self._sockets: set[str] = set()
+        self._closing: set[asyncio.Future[None]] = set()
 
     async def views(self, session: AsyncSession, agent_ids: Sequence[str]) -> list[views.JSON]:
         names = await Agents(session).names(agent_ids)
@@ -187,6 +189,19 @@ class PresenceService:
             await store.update_agent(agent_id, disconnected_at=None)
         self._sockets.add(connection_id)
         return connection_id
+
+    def disconnect(self, connection_id: str) -> asyncio.Future[None]:
+        """Forget the socket in a task of its own, which runs to the end even when the caller
+        is cancelled (sanic cancels a websocket handler whose client went); `close()` waits
+        for the ones still running."""
+        task = asyncio.ensure_future(self.disconnected(connection_id))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        return task
+
+    async def close(self) -> None:
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def disconnected(self, connection_id: str) -> None:
         self._sockets.discard(connection_id)

@@ -26,7 +26,16 @@ from sqlalchemy import Select, delete, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from handoff.models import Assignment, Conversation, IntakeRequest, Message, Note, utc_now
+from handoff.models import (
+    Assignment,
+    Conversation,
+    HandoverNote,
+    IntakeRequest,
+    Message,
+    Note,
+    PendingReply,
+    utc_now,
+)
 from handoff.repositories import status_in
 from handoff.states import Status
 
@@ -194,6 +203,10 @@ async def _anonymise(
     await session.execute(_bulk(notes.values(text="")))
     transfers = update(Assignment).where(Assignment.conversation_id.in_(claimed))
     await session.execute(_bulk(transfers.values(note=None)))
+    handovers = update(HandoverNote).where(HandoverNote.conversation_id.in_(claimed))
+    await session.execute(_bulk(handovers.values(text="")))
+    unsent = update(PendingReply).where(PendingReply.conversation_id.in_(claimed))
+    await session.execute(_bulk(unsent.values(text="", comment=None)))
     await session.execute(delete(IntakeRequest).where(IntakeRequest.conversation_id.in_(claimed)))
     return claimed
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timedelta, timezone
 
 from handoff.roles import Role
+from handoff.services.retention import RetentionPolicy, apply_retention
 from tests.handoff.conftest import API_TOKEN
 from tests.handoff.factories import handoff_body, make_agent, make_conversation
 
@@ -179,3 +181,24 @@ async def test_live_view_and_the_events_the_console_notifies_on(client, sessions
     assert ada["presence"] == "online" and ada["load"] == {"sync": 1, "async": 0}
     assert [c["id"] for c in ada["conversations"]] == [created.body["id"]]
     assert (await client.get("/api/v1/supervisor/live", token=agent.token)).status == 403
+
+
+async def test_retention_anonymises_handover_notes_and_unsent_replies(client, sessions):
+    trainee = await make_agent(sessions, teams=("billing",))
+    supervisor = await make_agent(sessions, Role.SUPERVISOR)
+    await client.post(
+        f"/api/v1/agents/{trainee.id}/queue", json={"in_training": True}, token=supervisor.token
+    )
+    pk = await claimed(client, sessions, trainee)
+    url = f"/api/v1/conversations/{pk}"
+    await client.post(f"{url}/messages", json={"text": "Your IBAN is…"}, token=trainee.token)
+    await client.post(
+        "/api/v1/me/handover", json={"note": "Mrs Example, flat 3"}, token=trainee.token
+    )
+    await client.post(f"{url}/resolve", token=supervisor.token)
+    later = datetime.now(timezone.utc) + timedelta(days=31)
+    await apply_retention(sessions, RetentionPolicy(days=30, mode="anonymise"), later)
+    notes = (await client.get(f"{url}/handover-notes", token=supervisor.token)).body["notes"]
+    replies = (await client.get(f"{url}/pending-replies", token=supervisor.token)).body
+    assert [note["text"] for note in notes] == [""]
+    assert [reply["text"] for reply in replies["replies"]] == [""]
