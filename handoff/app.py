@@ -28,6 +28,8 @@ from handoff.live import LocalBroadcaster
 from handoff.media import MediaClient
 from handoff.periodic import run_every
 from handoff.rasa_client import RasaClient
+from handoff.services.approvals import ApprovalService
+from handoff.services.assignment import AssignmentService, run_queue
 from handoff.services.auth import AuthService
 from handoff.services.canned_replies import CannedReplyService
 from handoff.services.conversations import ConversationService
@@ -37,13 +39,16 @@ from handoff.services.dead_letters import DeadLetterService
 from handoff.services.deliveries import DeliveryStatusService
 from handoff.services.erasure import ErasureService, run_erasure_retries
 from handoff.services.export import ExportService
+from handoff.services.handover import HandoverService
 from handoff.services.intake import IntakeService
 from handoff.services.kpi_setup import kpi_tasks, setup_kpis
 from handoff.services.media import MediaService
+from handoff.services.presence import PresenceService
 from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.search import SearchService
 from handoff.services.secure_forms import SecureFormService
 from handoff.services.snooze import SnoozeService
+from handoff.services.supervision import SupervisionService
 from handoff.services.webhooks import SenderPolicy, WebhookSender, WebhookService
 from handoff.settings import Settings
 from handoff.sla import run_monitor
@@ -155,6 +160,14 @@ async def start(app: Sanic) -> None:
             retry_for=timedelta(hours=settings.webhook_retry_hours),
         ),
     )
+    app.ctx.assignment = assignment = AssignmentService(sessions, live, settings.queue)
+    app.ctx.presence = presence = PresenceService(
+        sessions, live, settings.queue, on_free=assignment.wake
+    )
+    app.ctx.handover = HandoverService(sessions, live, conversations, on_free=assignment.wake)
+    app.ctx.approvals = ApprovalService(sessions, live, conversations)
+    warning = timedelta(minutes=settings.sla_warning_minutes)
+    app.ctx.supervision = SupervisionService(sessions, presence, warning)
 
 
 async def started(app: Sanic) -> None:
@@ -182,6 +195,8 @@ async def started(app: Sanic) -> None:
     if settings.webhook_sender:
         sender = app.ctx.webhook_sender.run(settings.webhook_poll_seconds)
         app.ctx.background.append(asyncio.ensure_future(sender))
+    queue = run_queue(app.ctx.assignment, app.ctx.presence, app.ctx.live)
+    app.ctx.background.append(asyncio.ensure_future(queue))
     if settings.erasure_token:
         retries = run_erasure_retries(app.ctx.erasures, settings.erasure_retry_seconds)
         app.ctx.background.append(asyncio.ensure_future(retries))
@@ -201,6 +216,7 @@ async def stop(app: Sanic) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task  # let it give its connection back before the engine goes
+    await app.ctx.presence.close()  # sockets still being forgotten
     app.ctx.auth.close()
     await app.ctx.http.close()
     await app.ctx.webhook_http.close()

@@ -328,6 +328,94 @@ class ErasureAudit(Base):
     pending_sender_id: Mapped[str | None] = mapped_column(Text)
 
 
+class QueueAgent(Base):
+    """An agent's place in the queue (handoff/services/presence.py): presence, capacity, the
+    training flag, and when they last got a conversation (the "longest idle" tie-break).
+
+    `lock_counter` is bumped first in every automatic assignment to the agent, so the agent's
+    row is locked (PostgreSQL) or the write lock held (SQLite) while their load is counted."""
+
+    __tablename__ = "queue_agents"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    presence: Mapped[str] = mapped_column(String(10), default="offline")
+    presence_changed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    disconnected_at: Mapped[datetime | None]  # when the agent's last console socket closed
+    max_sync: Mapped[int] = mapped_column(Integer, default=3)
+    max_async: Mapped[int] = mapped_column(Integer, default=10)
+    in_training: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_assigned_at: Mapped[datetime | None]
+    lock_counter: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ConsoleConnection(Base):
+    """One open console websocket; `seen_at` is refreshed by its instance, so the sockets of an
+    instance that died are dropped once they are stale."""
+
+    __tablename__ = "console_connections"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    instance: Mapped[str] = mapped_column(String(64))
+    connected_at: Mapped[datetime] = mapped_column(default=utc_now)
+    seen_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class TeamQueue(Base):
+    """How a team's queue is worked: `pull` (agents claim) or `auto` (assigned to agents)."""
+
+    __tablename__ = "team_queues"
+
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    mode: Mapped[str] = mapped_column(String(10), default="pull")
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+
+
+class HandoverNote(Base):
+    """A shift handover's note, shown to the next owner at the top of the transcript."""
+
+    __tablename__ = "handover_notes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    from_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    to_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class PendingReply(Base):
+    """A reply by an agent in training, waiting for a supervisor (handoff/services/approvals.py):
+    `pending` until approved (sent, `message_id` the line) or `returned` with a comment."""
+
+    __tablename__ = "pending_replies"
+    __table_args__ = (Index("ix_pending_replies_status_created", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    message_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    reviewed_at: Mapped[datetime | None]
+
+
 class WebhookEndpoint(Base):
     """An admin's outbound webhook (handoff/services/webhooks.py): where, which events, the
     generated signing secret, and the endpoint's health (consecutive failures pause it)."""

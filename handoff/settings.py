@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from handoff.queue_settings import QueueSettings
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +209,7 @@ class Settings:
     crm_timeout_seconds: float = 3.0
     crm_cache_seconds: float = 60.0
     crm_fields: str = ""  # "Label=dotted.path, …"; empty: name, plan, open_orders, lifetime_value
+    queue: QueueSettings = field(default_factory=QueueSettings)  # presence, assignment
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -244,6 +247,7 @@ class Settings:
             crm_timeout_seconds=_int(env, "CRM_TIMEOUT_SECONDS", 3),
             crm_cache_seconds=_int(env, "CRM_CACHE_SECONDS", 60),
             crm_fields=env.get("CRM_FIELDS", ""),
+            queue=_queue(env),
         )
 
     def validated(self) -> Settings:
@@ -290,6 +294,8 @@ class Settings:
                 raise SettingsError(f"{LOGIN_ENV_NAMES[name]} must be a positive number")
         if self.retention_days < 0:
             raise SettingsError("RETENTION_DAYS must be 0 (keep transcripts) or more")
+        if problems := self.queue.problems():
+            raise SettingsError("; ".join(problems))
         if self.retention_mode not in RETENTION_MODES:
             raise SettingsError(
                 f"RETENTION_MODE {self.retention_mode!r}: expected one of"
@@ -312,6 +318,13 @@ class Settings:
                 " (e.g. openssl rand -hex 24)"
             )
         return key
+
+
+def _queue(env: Mapping[str, str]) -> QueueSettings:
+    try:
+        return QueueSettings.from_env(env)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sanic import Blueprint
 
 from handoff.api import (
+    agents_queue,
+    agents_work,
     auth,
     canned_replies,
     conversations,
@@ -41,4 +43,6 @@ def blueprints() -> list[Blueprint]:
         secure_forms.public,
         webhooks.bp,
         integrations.bp,
+        agents_queue.bp,
+        agents_work.bp,
     ]

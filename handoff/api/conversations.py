@@ -43,8 +43,12 @@ async def claim(request: Request, conversation_id: str) -> HTTPResponse:
 @requires(Role.AGENT)
 async def reply(request: Request, conversation_id: str) -> HTTPResponse:
     data = body(request, required=("text",))
+    agent = request.ctx.agent
+    if await request.app.ctx.presence.in_training(agent.id):  # waits for a supervisor
+        pending = await request.app.ctx.approvals.submit(conversation_id, agent, data["text"])
+        return json({"pending_reply": pending}, status=202)
     service = request.app.ctx.conversations
-    return json(await service.reply(conversation_id, request.ctx.agent, data["text"]), status=201)
+    return json(await service.reply(conversation_id, agent, data["text"]), status=201)
 
 
 @bp.post("/conversations/<conversation_id:str>/notes")

@@ -29,6 +29,7 @@ async def events(request: Request, ws: WebsocketImplProtocol) -> None:
     except (Unauthorized, Forbidden) as error:
         await ws.close(code=4401, reason=error.message[:120])
         return
+    connection = await request.app.ctx.presence.connected(agent.id)  # for presence
     subscription = request.app.ctx.live.subscribe()
     pump = asyncio.ensure_future(_pump(ws, subscription))
     try:
@@ -39,6 +40,8 @@ async def events(request: Request, ws: WebsocketImplProtocol) -> None:
     finally:
         subscription.close()
         pump.cancel()
+        # sanic cancels the handler when the client goes: this must still run to the end
+        await asyncio.shield(request.app.ctx.presence.disconnect(connection))
 
 
 async def _pump(ws: WebsocketImplProtocol, subscription: Subscription) -> None:

@@ -799,7 +799,10 @@ async function submitComposer(event) {
     const path = `/conversations/${encodeURIComponent(c.id)}/${note ? "notes" : "messages"}`;
     const created = await api("POST", path, { text });
     if (state.open?.id === c.id) {
-      upsert(note ? (state.open.notes ??= []) : (state.open.messages ??= []), created);
+      // a trainee's reply waits for approval: queue.js shows it, marked, from its live event
+      if (!created.pending_reply) {
+        upsert(note ? (state.open.notes ??= []) : (state.open.messages ??= []), created);
+      }
       $("composer-text").value = "";
       state.drafts.delete(draftKey());
       showError("conv-error", null);
@@ -1032,7 +1035,9 @@ function connect() {
   });
   ws.addEventListener("message", (message) => {
     try {
-      handleEvent(JSON.parse(message.data));
+      const event = JSON.parse(message.data);
+      handleEvent(event);
+      document.dispatchEvent(new CustomEvent("console:event", { detail: event })); // queue.js
     } catch (error) {
       console.error("Ignoring a live event", error);
     }

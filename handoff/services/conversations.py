@@ -147,6 +147,10 @@ class ConversationService:
             )
         return await self._deliver(message_id, delivery)
 
+    async def tell_customer(self, conversation_pk: str, name: str, *, agent: str) -> None:
+        """Send the notice `name` now (a shift handover whose agent chose to tell customers)."""
+        await self._tell_customer(conversation_pk, name, agent=agent)
+
     async def _tell_customer(self, conversation_pk: str, name: str, *, agent: str) -> None:
         """The system notice `name` (bot/texts.yml) for the customer, in their language: stored,
         shown live, delivered like an agent's line."""

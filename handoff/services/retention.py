@@ -29,9 +29,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from handoff.models import (
     Assignment,
     Conversation,
+    HandoverNote,
     IntakeRequest,
     Message,
     Note,
+    PendingReply,
     WebhookDelivery,
     utc_now,
 )
@@ -205,6 +207,10 @@ async def _anonymise(
     await session.execute(_bulk(notes.values(text="")))
     transfers = update(Assignment).where(Assignment.conversation_id.in_(claimed))
     await session.execute(_bulk(transfers.values(note=None)))
+    handovers = update(HandoverNote).where(HandoverNote.conversation_id.in_(claimed))
+    await session.execute(_bulk(handovers.values(text="")))
+    unsent = update(PendingReply).where(PendingReply.conversation_id.in_(claimed))
+    await session.execute(_bulk(unsent.values(text="", comment=None)))
     await session.execute(delete(IntakeRequest).where(IntakeRequest.conversation_id.in_(claimed)))
     return claimed
 
