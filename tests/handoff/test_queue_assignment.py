@@ -7,12 +7,13 @@ from datetime import datetime, timedelta, timezone
 import aiohttp
 import pytest
 
+from contracts.values import format_time as iso
 from handoff.delivery import DeliveryClient
 from handoff.errors import Invalid
 from handoff.http import RetryPolicy
 from handoff.queue_settings import QueueSettings
 from handoff.services.conversations import ConversationService
-from harness.handoff_data import auth_service, iso
+from harness.handoff_data import auth_service
 from tests.handoff.queue_setup import make_queue
 
 
