@@ -235,8 +235,15 @@ def report(rows: list[Graded], scorers: dict[str, tuple[np.ndarray, np.ndarray]]
         print(f"  {'':<16} {rates}")
 
 
-def evaluate_goemotions(data: Path, old_ref: str, threshold: float) -> None:
-    rows = load_goemotions(data)
+HALVES = {"report": ("report half (headline)", True), "dev": ("dev half", False)}
+
+
+def evaluate_goemotions(
+    data: Path, old_ref: str, threshold: float, halves: Sequence[str] = tuple(HALVES)
+) -> None:
+    """Figures per half; `halves` limits them (iterate on "dev" without seeing "report")."""
+    wanted = {HALVES[half][1] for half in halves}
+    rows = [row for row in load_goemotions(data) if row.report_half in wanted]
     texts = [r.text for r in rows]
     ours = np.array([r.score for r in default_model().score_texts(texts)])
     compound = vader_features(texts)[:, 0]
@@ -255,7 +262,7 @@ def evaluate_goemotions(data: Path, old_ref: str, threshold: float) -> None:
         f" {OLD_SCORER_THRESHOLD}, VADER at compound <= {VADER_STRONG_NEGATIVE}; 95% CIs: bootstrap"
         f" ({BOOTSTRAP}x) for Spearman/AUC, Wilson for rates"
     )
-    for half, flag in (("report half (headline)", True), ("dev half", False)):
+    for half, flag in (HALVES[half] for half in halves):
         print(half)
         index = [i for i, r in enumerate(rows) if r.report_half == flag]
         report(
@@ -276,10 +283,12 @@ def main() -> None:
         default=None,
         help="escalation threshold on GoEmotions (default: bot/config.yml's)",
     )
+    parser.add_argument("--half", choices=tuple(HALVES), help="GoEmotions: only this half")
     args = parser.parse_args()
     if args.data:
         threshold = config_threshold() if args.escalate_at is None else args.escalate_at
-        evaluate_goemotions(args.data, args.old_ref, threshold)
+        halves = (args.half,) if args.half else tuple(HALVES)
+        evaluate_goemotions(args.data, args.old_ref, threshold, halves)
         return
     result = evaluate(args.threshold)
     if args.errors:

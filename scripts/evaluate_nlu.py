@@ -231,8 +231,10 @@ def predict(model: Path, texts: list[str]) -> list[str]:
     return predicted
 
 
-def print_table(results: dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]]) -> None:
-    for half in HALVES:
+def print_table(
+    results: dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]], halves: Sequence[str]
+) -> None:
+    for half in halves:
         print(f"\n== {half} half" + (" (headline)" if half == "report" else ""))
         for dataset in LOADERS:
             print(f"-- {dataset}")
@@ -274,6 +276,11 @@ def main(argv: list[str] | None = None) -> None:
         help="evaluate at most N examples per intent (and N unmapped) of each dataset: quicker",
     )
     parser.add_argument("--errors", action="store_true", help="list dev-half misclassifications")
+    parser.add_argument(
+        "--half",
+        choices=HALVES,
+        help="parse and report only this half (iterate on `dev` without seeing `report`)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -281,6 +288,11 @@ def main(argv: list[str] | None = None) -> None:
     datasets = load_datasets(args.data_dir, mapping)
     if args.per_intent:
         datasets = {name: sample(examples, args.per_intent) for name, examples in datasets.items()}
+    halves = (args.half,) if args.half else HALVES
+    datasets = {
+        name: [example for example in examples if example.half in halves]
+        for name, examples in datasets.items()
+    }
     models: dict[str, Path] = {}
     training_seconds: dict[str, float] = {}
     for item in args.model:
@@ -306,12 +318,12 @@ def main(argv: list[str] | None = None) -> None:
                     [p for e, p in zip(examples, predicted, strict=True) if e.half == half],
                     seed=len(examples),
                 )
-                for half in HALVES
+                for half in halves
             }
             if args.errors:
                 print(f"\n{name} on {dataset}, dev half, misclassified:")
                 print_errors(examples, predicted)
-    print_table(results)
+    print_table(results, halves)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -320,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
                 "training_seconds": training_seconds,
                 "max_epochs": args.max_epochs,
                 "per_intent": args.per_intent,
+                "halves": list(halves),
                 "bootstrap_samples": BOOTSTRAP_SAMPLES,
                 "results": results,
             },

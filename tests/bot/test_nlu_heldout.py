@@ -21,6 +21,7 @@ HELD_OUT = Path(__file__).resolve().parents[2] / "tests/nlu/test_intents.yml"
 # Raise them when you improve.
 MIN_ACCURACY = 0.93
 # Floors at what the shipped pipeline (with the sentence encoder) reaches: bot_challenge 9/10.
+# They also hold with DIET at 15 epochs and the ResponseSelector at 30 (was 40 and 60).
 MIN_RECALL = {"request_human": 1.0, "bot_challenge": 0.9, "out_of_scope": 0.86}
 ALSO_ACCEPTED = {"out_of_scope": {"nlu_fallback"}}
 MAX_BOT_CHALLENGE_AS_HUMAN_REQUEST = 1
