@@ -41,13 +41,6 @@ from aiohttp import web
 
 from benchmarks import summary_ms
 from connectors.common.signature import sign_meta_payload
-from connectors.simulator import payloads
-from connectors.simulator.graph_api import (
-    MESSENGER_SEND_PATH,
-    WHATSAPP_MESSAGES_PATH,
-    GraphApiStandIn,
-)
-from connectors.simulator.outbox import sent_message
 from tests.e2e.stack import (
     CHANNEL_SECRETS,
     MODEL,
@@ -56,6 +49,13 @@ from tests.e2e.stack import (
     rasa_server,
     rules_file,
 )
+from tools.simulator import payloads
+from tools.simulator.graph_api import (
+    MESSENGER_SEND_PATH,
+    WHATSAPP_MESSAGES_PATH,
+    GraphApiStandIn,
+)
+from tools.simulator.outbox import sent_message
 
 CHANNELS = ("rest", "whatsapp", "messenger", "webchat")
 QUESTIONS = (

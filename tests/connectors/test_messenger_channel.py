@@ -28,7 +28,6 @@ from rasa.shared.exceptions import RasaException
 from connectors.common.signature import sign_meta_payload
 from connectors.messenger import MessengerInput
 from connectors.messenger.state import DeliveryStatus
-from connectors.simulator.graph_api import GraphApiStandIn, GraphError
 from tests.connectors import sanic_app, serving
 from tests.connectors.test_messenger_client import (
     TOKEN,
@@ -37,6 +36,7 @@ from tests.connectors.test_messenger_client import (
     sent_messages,
     sent_texts,
 )
+from tools.simulator.graph_api import GraphApiStandIn, GraphError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "messenger"
 SECRET = "app-secret"

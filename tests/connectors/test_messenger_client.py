@@ -1,7 +1,7 @@
 """The Send API client and the Rasa output channel against the local Graph API stand-in.
 
 `messenger_graph` adds the Send API route (``POST /<version>/me/messages``) to the shared
-stand-in (connectors/simulator/graph_api.py); the channel tests use it too.
+stand-in (tools/simulator/graph_api.py); the channel tests use it too.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from connectors.messenger.client import (
     split_text,
 )
 from connectors.messenger.output import MessengerOutput
-from connectors.simulator.graph_api import GraphApiStandIn, GraphError
+from tools.simulator.graph_api import GraphApiStandIn, GraphError
 
 TOKEN = "page-token"
 PSID = "6543210987654321"

@@ -27,7 +27,6 @@ from rasa.shared.core.domain import Domain
 from connectors.common.pii import load_rules, main, mask_message, masked_messages
 from connectors.common.signature import sign_meta_payload
 from connectors.messenger import MessengerInput
-from connectors.simulator.graph_api import GraphApiStandIn
 from connectors.webchat import WebChatInput
 from connectors.whatsapp import WhatsAppInput
 from contracts.pii import PiiConfigError
@@ -37,6 +36,7 @@ from tests.connectors.test_messenger_channel import SECRET, credentials, text_fr
 from tests.connectors.test_messenger_client import messenger_graph
 from tests.connectors.test_webchat_channel import Tab
 from tests.connectors.test_whatsapp_channel import APP_SECRET, FIXTURES, settings
+from tools.simulator.graph_api import GraphApiStandIn
 
 TYPED = "card 4242 4242 4242 4242, my password is Hunter2!x and ssn 123-45-6789"
 MASKED = "card [card ending 4242], my password is [password] and ssn [national id]"

@@ -20,14 +20,14 @@ from rasa.core.channels.channel import UserMessage
 from connectors.messenger import MessengerInput
 from connectors.messenger import parsing as messenger_parsing
 from connectors.messenger.client import MessengerClient
-from connectors.simulator import cli, payloads
-from connectors.simulator.outbox import author_of_line, read_records, sent_message
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp import messages as whatsapp_messages
 from connectors.whatsapp import parsing as whatsapp_parsing
 from connectors.whatsapp.client import GraphApiError, WhatsAppClient
 from connectors.whatsapp.settings import WhatsAppSettings
 from tests.connectors import sanic_app, serving
+from tools.simulator import cli, payloads
+from tools.simulator.outbox import author_of_line, read_records, sent_message
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 DELIVER_TOKEN = "deliver-secret"

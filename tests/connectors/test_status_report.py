@@ -23,7 +23,6 @@ from connectors.common.status_report import (
     StatusReportConfigError,
 )
 from connectors.messenger import MessengerInput
-from connectors.simulator.graph_api import GraphApiStandIn
 from connectors.whatsapp import WhatsAppInput
 from tests.connectors import sanic_app, serving
 from tests.connectors.test_messenger_channel import PSID, Harness
@@ -31,6 +30,7 @@ from tests.connectors.test_messenger_channel import credentials as messenger_cre
 from tests.connectors.test_messenger_channel import fixture as messenger_fixture
 from tests.connectors.test_messenger_client import messenger_graph
 from tests.connectors.test_whatsapp_channel import WA_ID, Bench, fixture_bytes, mount, settings
+from tools.simulator.graph_api import GraphApiStandIn
 
 HANDOFF_TOKEN = "handoff-service-token"
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJBQkNERUYxMjM0NTY3ODkwAA=="

@@ -15,10 +15,10 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 
 from connectors.common.signature import sign_meta_payload
-from connectors.simulator.graph_api import GraphApiStandIn
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.settings import WhatsAppSettings
 from tests.connectors import sanic_app, serving
+from tools.simulator.graph_api import GraphApiStandIn
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "whatsapp"
 APP_SECRET = "whatsapp-app-secret"

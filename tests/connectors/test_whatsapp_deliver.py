@@ -13,10 +13,10 @@ from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from connectors.simulator.graph_api import RATE_LIMITED, UNDELIVERABLE, GraphApiStandIn
 from connectors.whatsapp import WhatsAppInput
 from tests.connectors import serving
 from tests.connectors.test_whatsapp_channel import WA_ID, Bench, fixture_bytes, mount, settings
+from tools.simulator.graph_api import RATE_LIMITED, UNDELIVERABLE, GraphApiStandIn
 
 DELIVER_TOKEN = "deliver-secret"
 HOUR = 3600

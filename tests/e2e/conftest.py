@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from connectors.simulator.graph_api import GraphApiStandIn
 from tests.e2e.channels import LoopThread
 from tests.e2e.clients import Conversation, IntakeThread
 from tests.e2e.stack import (
@@ -23,6 +22,7 @@ from tests.e2e.stack import (
     rules_file,
     train_model,
 )
+from tools.simulator.graph_api import GraphApiStandIn
 
 __all__ = ["MODEL", "rules_file"]  # benchmarks/connectors_turn.py imports them from here
 

@@ -1,4 +1,4 @@
-"""`python -m connectors.simulator`: talk to the bot as a WhatsApp or Messenger customer.
+"""`python -m tools.simulator`: talk to the bot as a WhatsApp or Messenger customer.
 
 - ``serve``: the Graph API stand-in the connectors send to (GRAPH_API_URL), recording to JSONL.
 - ``whatsapp TEXT`` / ``messenger TEXT``: a real webhook body, signed with the app secret as
@@ -26,9 +26,9 @@ from typing import Any
 import aiohttp
 
 from connectors.common.signature import sign_meta_payload
-from connectors.simulator import payloads
-from connectors.simulator.graph_api import GraphApiStandIn
-from connectors.simulator.outbox import end_of, read_records, sent_message
+from tools.simulator import payloads
+from tools.simulator.graph_api import GraphApiStandIn
+from tools.simulator.outbox import end_of, read_records, sent_message
 
 DEFAULT_PORT = 5077
 DEFAULT_OUTBOX = Path("var/simulator-outbox.jsonl")
@@ -175,7 +175,7 @@ async def post_and_show(
     if not shown:
         print(
             f"(no reply recorded in {args.outbox} within {args.wait:g} s; later replies: "
-            f"python -m connectors.simulator watch)"
+            f"python -m tools.simulator watch)"
         )
     return 0
 
@@ -255,7 +255,7 @@ def _coordinates(value: str) -> tuple[float, float]:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="python -m connectors.simulator",
+        prog="python -m tools.simulator",
         description="Try WhatsApp and Messenger conversations locally (docs/channel-simulator.md).",
     )
     root.add_argument(
