@@ -183,12 +183,16 @@ class GraphClient:
     def _unreachable(self, error: BaseException) -> GraphApiError:
         # No repr of the error: a URL in it could carry a token.
         return GraphApiError(
-            503, None, f"{self.service} could not be reached ({type(error).__name__})",
+            503,
+            None,
+            f"{self.service} could not be reached ({type(error).__name__})",
             service=self.service,
         )
 
 
-async def _chunks(answer: aiohttp.ClientResponse, max_bytes: int, service: str) -> AsyncIterator[bytes]:
+async def _chunks(
+    answer: aiohttp.ClientResponse, max_bytes: int, service: str
+) -> AsyncIterator[bytes]:
     read = 0
     try:
         async for chunk in answer.content.iter_chunked(MEDIA_CHUNK_BYTES):

@@ -45,7 +45,7 @@ from connectors.common.deliver import (
 )
 from connectors.common.deliveries import DeliveryLedger
 from connectors.common.graph import GraphApiError, GraphClient, MediaDownload
-from connectors.common.limits import MEDIA_MAX_BYTES, WEBHOOK_MAX_BYTES
+from connectors.common.limits import WEBHOOK_MAX_BYTES
 from connectors.common.pii import masked_messages
 from connectors.common.safe_json import JsonRejected, parse_json
 from connectors.common.seen import SeenMessages
@@ -190,9 +190,7 @@ class MetaWebhookInput(InputChannel):
         logged and the rest of the batch (often other customers' messages) still handled."""
         for event in events:
             message_id = self.event_id(event)
-            if message_id is not None and not await self.seen.first_time(
-                self.channel, message_id
-            ):
+            if message_id is not None and not await self.seen.first_time(self.channel, message_id):
                 logger.info("%s message %s already handled; ignored", self.service, message_id)
                 continue
             try:

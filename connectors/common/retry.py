@@ -58,4 +58,7 @@ async def with_retries(
         before_sleep=log,
         reraise=True,
     )
-    return await retrying(call)
+    async for attempt in retrying:
+        with attempt:
+            return await call()
+    raise RuntimeError("unreachable: tenacity reraises the last error")  # pragma: no cover

@@ -72,6 +72,12 @@ class MessengerClient(GraphClient):
         """A sender action such as ``typing_on`` or ``mark_seen``."""
         await self.post("me/messages", {"recipient": {"id": psid}, "sender_action": action})
 
+    async def profile_name(self, psid: str) -> str | None:
+        """The customer's name from their user profile (needs the page's profile permission)."""
+        profile = await self.get(f"{psid}?fields=name")
+        name = profile.get("name")
+        return name if isinstance(name, str) and name else None
+
     async def media(self, url: str, max_bytes: int) -> MediaDownload:
         """An attachment the customer sent: Messenger gives a signed CDN URL, read without
         the page token (it must not leave for another host)."""

@@ -31,13 +31,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common.background import BackgroundTasks
-from connectors.common.deliver import (
-    DeliverError,
-    DeliverRequest,
-    deliver_error,
-    deliver_once,
-    parse_deliver_request,
-)
+from connectors.common.deliver import DeliverRequest, deliver_error, serve_delivery
 from connectors.common.deliveries import DeliveryLedger
 from connectors.common.pii import masked_messages
 from connectors.common.seen import SeenMessages
@@ -234,15 +228,13 @@ class WebChatInput(InputChannel):
                 await self.hub.send(conversation_id, typing_frame(False))
 
     async def _deliver(self, request: Request) -> HTTPResponse:
-        try:
-            req = parse_deliver_request(request, self.deliver_token)
-        except DeliverError as error:
-            return error.response()
-        if req.channel != CHANNEL:
-            return deliver_error(
-                422, "wrong_channel", f"This is the web chat connector, not '{req.channel}'."
-            )
-        return await deliver_once(request, self.ledger, req, partial(self._send, request))
+        return await serve_delivery(
+            request,
+            token=self.deliver_token,
+            channel=CHANNEL,
+            ledger=self.ledger,
+            send=partial(self._send, request),
+        )
 
     async def _send(self, request: Request, req: DeliverRequest) -> HTTPResponse:
         """Shown live in the customer's open tabs; `deliver_once` then appends it to the

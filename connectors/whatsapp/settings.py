@@ -9,8 +9,8 @@ from typing import Any
 from rasa.shared.exceptions import RasaException
 
 from connectors.common.deliver import DEFAULT_BRAND
+from connectors.common.graph import DEFAULT_GRAPH_URL
 from connectors.common.markers import DEFAULT_BOT_MARKER
-from connectors.whatsapp.client import DEFAULT_GRAPH_URL
 
 REQUIRED_KEYS = ("verify_token", "app_secret", "access_token", "phone_number_id", "deliver_token")
 DEFAULT_STATE_PATH = Path("var/connectors.sqlite3")

@@ -97,7 +97,7 @@ async def test_whatsapp_tracker_and_event_stream_only_get_the_masked_text(
             headers = {"X-Hub-Signature-256": sign_meta_payload(body, APP_SECRET)}
             async with http.post(f"{url}/webhooks/whatsapp/webhook", data=body, headers=headers):
                 pass
-            await channel.background.wait_idle()
+            await channel.tasks.wait_idle()
 
     assert [m.text for m in bot.received] == [MASKED]
     tracker = await bot.agent.tracker_store.retrieve(bot.received[0].sender_id)

@@ -75,12 +75,14 @@ class Settings:
 
 
 def build_stand_in(env: Mapping[str, str], record_path: Path | None) -> GraphApiStandIn:
-    """The stand-in `serve` runs: it accepts the configured access tokens, or any if none is."""
+    """The stand-in `serve` runs: it accepts the configured access tokens, or any if none is,
+    and serves a generated picture for any media id a simulated customer sent."""
     tokens = [env[name] for name in ACCESS_TOKEN_ENVS if env.get(name)]
     return GraphApiStandIn(
         access_token=tokens[0] if tokens else None,
         other_access_tokens=tokens[1:],
         record_path=record_path,
+        placeholder_media=True,
     )
 
 
