@@ -142,6 +142,10 @@ async def test_one_customer_is_erased_from_every_store_and_nobody_else(bot: Bot)
         "whatsapp_statuses": 2,
         "deliveries": 2,
         "messenger_conversations": 1,
+        # tables of this customer's number changes, attachments and name: none were written
+        "whatsapp_numbers": 0,
+        "messenger_media": 0,
+        "messenger_profiles": 0,
     }
     assert await bot.agent.tracker_store.retrieve(ANA) is None
 

@@ -214,7 +214,7 @@ async def test_a_customer_message_reaches_rasa_with_its_metadata(
 
 async def test_typing_is_shown_before_the_bot_reply(harness: Harness) -> None:
     await harness.post(fixture("text"))
-    assert harness.graph.sent == [
+    assert [body for body in harness.graph.sent if body is not None] == [  # not the profile GET
         {"recipient": {"id": PSID}, "sender_action": "typing_on"},
         {
             "recipient": {"id": PSID},
@@ -229,7 +229,7 @@ async def test_no_typing_bubbles_while_a_person_owns_the_conversation(harness: H
     await harness.agent.tracker_store.save(tracker)
     await harness.post(fixture("text"))
     assert len(harness.received) == 1
-    assert all("sender_action" not in body for body in harness.graph.sent)
+    assert all("sender_action" not in (body or {}) for body in harness.graph.sent)
 
 
 async def test_every_event_of_every_entry_in_a_batch_is_handled(harness: Harness) -> None:

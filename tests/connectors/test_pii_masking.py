@@ -24,6 +24,7 @@ from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 
+from connectors.common.attachments import attachment
 from connectors.common.pii import load_rules, main, mask_message, masked_messages
 from connectors.common.signature import sign_meta_payload
 from connectors.messenger import MessengerInput
@@ -160,7 +161,7 @@ async def test_messenger_masks_the_text_and_a_failing_turn_logs_no_customer_text
                 await channel.tasks.wait_idle()
 
     assert [m.text for m in received] == [MASKED]
-    assert "Messenger event failed" in caplog.text
+    assert "Messenger event m_pii could not be handled" in caplog.text
     for raw in RAW_PARTS:
         assert raw not in caplog.text
 
@@ -171,7 +172,8 @@ def test_metadata_texts_a_customer_wrote_are_masked_too() -> None:
         text="4242424242424242",
         metadata={
             "display_text": "pw: secret1",
-            "media": {"type": "image", "caption": "4242424242424242"},
+            "attachments": [attachment("image", caption="4242424242424242", media_id="42")],
+            "form_response": {"name": "flow", "answers": {"card": "4242424242424242", "n": 2}},
             "wa_id": "4242424242424242",  # ids are not customer text: left as they are
         },
     )
@@ -179,7 +181,8 @@ def test_metadata_texts_a_customer_wrote_are_masked_too() -> None:
     assert masked.text == "[card ending 4242]"
     assert masked.metadata == {
         "display_text": "pw: [password]",
-        "media": {"type": "image", "caption": "[card ending 4242]"},
+        "attachments": [attachment("image", caption="[card ending 4242]", media_id="42")],
+        "form_response": {"name": "flow", "answers": {"card": "[card ending 4242]", "n": 2}},
         "wa_id": "4242424242424242",
     }
 

@@ -3,12 +3,13 @@
 Built-in routes: WhatsApp's `POST /{version}/{phone_number_id}/messages` and Messenger's Send
 API `POST /{version}/me/messages`, answering as Meta does; `GET /{version}/{id}` (a WhatsApp
 media id's download URL, a Messenger user's profile name) and the media downloads themselves
-(`add_media`; with `placeholder_media` every media id is a generated picture).
-and, with `record_path`, appended as one JSON line to that file, so another process (the
-simulator CLI) can read what the bot and the agents sent. The access token is checked (bearer
-header or `access_token` query, as the Graph API accepts both); the next requests can be failed
-with scripted Graph errors; WhatsApp's 24-hour customer service window can be enforced; with
-`reply_delay_seconds` every answer comes that much later (a slow Graph API).
+(`add_media`; with `placeholder_media` every media id is a generated picture). Every request is
+kept in `requests` and, with `record_path`, appended as one JSON line to that file, so another
+process (the simulator CLI) can read what the bot and the agents sent. The access token is
+checked (bearer header or `access_token` query, as the Graph API accepts both); the next
+requests can be failed with scripted Graph errors; WhatsApp's 24-hour customer service window
+can be enforced; with `reply_delay_seconds` every answer comes that much later (a slow Graph
+API).
 
 Routes are pluggable: a route is a method, an aiohttp path pattern and a handler that gets the
 request and its JSON body and returns the success JSON. A route with the method and path of a
