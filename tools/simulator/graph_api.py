@@ -231,10 +231,11 @@ class GraphApiStandIn:
             ("GET", NODE_PATH, self.node),
         ]
         routes = [*self.routes, *(r for r in built_in if (r[0], r[1]) not in custom)]
-        for method, path, handler in routes:
-            app.router.add_route(method, path, self._wrap(handler))
+        # The downloads first: their paths also match `GET /{version}/{node_id}`.
         app.router.add_get(MEDIA_DOWNLOAD_PATH, self._download(authorized=True))
         app.router.add_get(CDN_PATH, self._download(authorized=False))
+        for method, path, handler in routes:
+            app.router.add_route(method, path, self._wrap(handler))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
