@@ -114,7 +114,15 @@ def product(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[P
         for process in (
             handoff_service(env, workdir),
             action_server(action_port, workdir, handoff_url, rules),
-            rasa_server(rasa_port, action_port, workdir, model, graph_url=f"{graph.url}/v21.0"),
+            rasa_server(
+                rasa_port,
+                action_port,
+                workdir,
+                model,
+                graph_url=f"{graph.url}/v21.0",
+                handoff_url=handoff_url,
+                handoff_token="test-token",
+            ),
         ):
             processes.append(process)
             process.start()
