@@ -53,10 +53,11 @@ class GraphApiError(Exception):
 def error_from_response(
     http_status: int, body: Any, retry_after: str | None, service: str = "Graph API"
 ) -> GraphApiError:
-    error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
+    found = body.get("error") if isinstance(body, dict) else None
+    error: dict[str, Any] = found if isinstance(found, dict) else {}
     code = error.get("code")
-    error_data = error.get("error_data") if isinstance(error.get("error_data"), dict) else {}
+    data = error.get("error_data")
+    error_data: dict[str, Any] = data if isinstance(data, dict) else {}
     title = _CODE_PREFIX.sub("", str(error.get("message") or f"HTTP {http_status}"))
     return GraphApiError(
         http_status=http_status if http_status != 200 else 502,

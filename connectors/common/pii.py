@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # no stubs in the bot env
 from rasa.core.channels.channel import UserMessage
 
 from contracts import pii

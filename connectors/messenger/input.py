@@ -88,7 +88,9 @@ class MessengerInput(MetaWebhookInput):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> MessengerInput:
         if not credentials:
-            cls.raise_missing_credentials_exception()
+            raise RasaException(
+                f"To use the {cls.name()} input channel, give it its keys in credentials.yml."
+            )
         return cls(MessengerSettings.from_credentials(credentials))
 
     def __init__(self, settings: MessengerSettings) -> None:

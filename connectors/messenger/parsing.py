@@ -123,7 +123,11 @@ def parse_event(event: dict[str, Any], page_id: str = "") -> MessengerEvent | No
     reacted = event.get("reaction")
     if isinstance(reacted, dict):
         return _reaction(sender, recipient or page_id, event, reacted)
-    for status, key in (("delivered", "delivery"), ("read", "read")):
+    receipts: tuple[tuple[Literal["delivered", "read"], str], ...] = (
+        ("delivered", "delivery"),
+        ("read", "read"),
+    )
+    for status, key in receipts:
         receipt = event.get(key)
         if isinstance(receipt, dict) and sender:
             watermark = _int(receipt.get("watermark"))
@@ -142,7 +146,8 @@ def parse_attachment(raw: dict[str, Any], media_id: str | None = None) -> dict[s
     ("fallback", reels, shares) carry url and title in ``payload`` or, in older payloads, next
     to it with ``"payload": null``.
     """
-    payload = raw.get("payload") if isinstance(raw.get("payload"), dict) else {}
+    found = raw.get("payload")
+    payload: dict[str, Any] = found if isinstance(found, dict) else {}
     kind = str(raw.get("type") or "")
     url = _str(payload.get("url")) or _str(raw.get("url"))
     title = _str(payload.get("title")) or _str(raw.get("title"))

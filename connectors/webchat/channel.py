@@ -19,7 +19,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -101,7 +101,9 @@ class WebChatInput(InputChannel):
         websocket; default any), ``bot_marker`` (text prefix for bot lines; default off, the
         widget shows a badge), ``bot_name``."""
         if not credentials:
-            cls.raise_missing_credentials_exception()
+            raise RasaException(
+                f"To use the {cls.name()} input channel, give it its keys in credentials.yml."
+            )
         token = credentials.get("deliver_token")
         if not isinstance(token, str) or not token.strip():
             raise RasaException(
@@ -258,7 +260,9 @@ class WebChatInput(InputChannel):
         return self.allowed_origins is None or (origin or "") in self.allowed_origins
 
 
-def _static_handler(filename: str, mime_type: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
+def _static_handler(
+    filename: str, mime_type: str
+) -> Callable[[Request], Coroutine[Any, Any, HTTPResponse]]:
     async def serve(request: Request) -> HTTPResponse:
         return await response.file(
             STATIC_DIR / filename, mime_type=mime_type, headers={"Cache-Control": "no-cache"}

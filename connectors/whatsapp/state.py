@@ -33,30 +33,6 @@ _PROGRESS = {"sent": 0, "delivered": 1, "read": 2, "failed": 3}
 
 
 class StatusSink(Protocol):
-    async def conversation_for(self, wa_id: str) -> str:
-        """The conversation a number writes in: its own, unless it is a customer's new number."""
-        rows = await self._run(
-            "SELECT conversation_id FROM whatsapp_numbers WHERE wa_id = ?", (wa_id,)
-        )
-        return str(rows[0][0]) if rows else wa_id
-
-    async def address_of(self, conversation_id: str) -> str:
-        """The number to write to for a conversation: the latest one its customer adopted."""
-        rows = await self._run(
-            "SELECT wa_id FROM whatsapp_numbers WHERE conversation_id = ? "
-            "ORDER BY changed_at DESC LIMIT 1",
-            (conversation_id,),
-        )
-        return str(rows[0][0]) if rows else conversation_id
-
-    async def adopt_number(self, conversation_id: str, new_wa_id: str, at: float) -> None:
-        await self._run(
-            "INSERT INTO whatsapp_numbers (wa_id, conversation_id, changed_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (wa_id) DO UPDATE SET conversation_id = excluded.conversation_id, "
-            "changed_at = excluded.changed_at",
-            (new_wa_id, conversation_id, at),
-        )
-
     async def record(self, update: StatusUpdate) -> None: ...
 
 
