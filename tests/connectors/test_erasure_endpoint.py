@@ -224,6 +224,8 @@ def test_the_shipped_credentials_mount_the_erasure_endpoint(monkeypatch, tmp_pat
     monkeypatch.setenv("GRAPH_API_URL", "http://127.0.0.1:9/v21.0")
     monkeypatch.setenv("CONNECTORS_STATE_DB", str(tmp_path / "connectors.sqlite3"))
     monkeypatch.setenv("HANDOFF_OUTBOX_PATH", str(tmp_path / "outbox.sqlite3"))
+    monkeypatch.setenv("HANDOFF_URL", "")  # statuses stay local
+    monkeypatch.setenv("HANDOFF_API_TOKEN", "")
     channels = create_http_input_channels(None, str(ROOT / "bot/credentials.yml"))
     [erasure] = [c for c in channels if isinstance(c, ErasureInput)]
     assert erasure.token == CHANNEL_SECRETS["ERASURE_TOKEN"]
