@@ -16,6 +16,7 @@ import pytest
 
 from tests.connectors.test_messenger_channel import PSID, Harness, fixture, harness
 from tests.connectors.test_whatsapp_channel import WA_ID, Bench, bench, fixture_bytes, graph
+from tests.connectors.test_whatsapp_deliver import Desk, line
 
 __all__ = ["bench", "graph", "harness"]  # the fixtures this module uses
 
@@ -135,23 +136,9 @@ async def test_after_a_number_change_the_conversation_continues_on_the_new_numbe
     # the bot's answers and an agent's line go to the new number
     assert [body["to"] for body in bench.graph.sent] == [NEW_NUMBER, NEW_NUMBER]
     await bench.channel.state.record_inbound(WA_ID, time.time())  # the fixtures are old
-    line = {
-        "conversation_id": WA_ID,
-        "channel": "whatsapp",
-        "message_id": "hm-number-change",
-        "author_type": "agent",
-        "author_name": "Dana",
-        "text": "Got your new number, thanks.",
-    }
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{bench.url}/webhooks/whatsapp/deliver",
-            json=line,
-            headers={"Authorization": f"Bearer {DELIVER_TOKEN}"},
-        ) as answer,
-    ):
-        assert answer.status == 200
+    desk = Desk(bench.url, bench.channel, agent=None, graph=bench.graph)  # no tracker here
+    status, _ = await desk.send(line("hm-number-change", text="Got your new number, thanks."))
+    assert status == 200
     assert bench.graph.sent[-1]["to"] == NEW_NUMBER
     assert bench.graph.sent[-1]["text"]["body"] == "Dana (Lumen Home): Got your new number, thanks."
 
