@@ -41,15 +41,15 @@ from aiohttp import web
 
 from benchmarks import summary_ms
 from connectors.common.signature import sign_meta_payload
-from connectors.simulator import payloads
-from connectors.simulator.graph_api import (
+from harness.processes import free_port
+from harness.stack import CHANNEL_SECRETS, MODEL, action_server, rasa_server, rules_file
+from tools.simulator import payloads
+from tools.simulator.graph_api import (
     MESSENGER_SEND_PATH,
     WHATSAPP_MESSAGES_PATH,
     GraphApiStandIn,
 )
-from connectors.simulator.outbox import sent_message
-from harness.processes import free_port
-from harness.stack import CHANNEL_SECRETS, MODEL, action_server, rasa_server, rules_file
+from tools.simulator.outbox import sent_message
 
 CHANNELS = ("rest", "whatsapp", "messenger", "webchat")
 QUESTIONS = (

@@ -118,9 +118,12 @@ def rasa_server(
     model: Path,
     graph_url: str = "http://127.0.0.1:9",
     rest_channel: bool = True,
+    handoff_url: str = "",
+    handoff_token: str = "",
 ) -> Process:
     """Rasa started as `scripts/run.sh` starts it (scripts/rasa-server.sh). `rest_channel`: the
-    shipped channels plus Rasa's REST channel, which the tests' customers talk through."""
+    shipped channels plus Rasa's REST channel, which the tests' customers talk through;
+    `handoff_url`: where the channels report delivery statuses (none: kept local)."""
     credentials = ROOT / "bot/credentials.yml"
     if rest_channel:
         channels = yaml.safe_load(credentials.read_text())
@@ -136,6 +139,8 @@ def rasa_server(
         RASA_BIN=str(BOT_BIN / "rasa"),
         RASA_TOKEN=RASA_TOKEN,
         RASA_CREDENTIALS=str(credentials),
+        HANDOFF_URL=handoff_url,
+        HANDOFF_API_TOKEN=handoff_token,
         **CHANNEL_SECRETS,
     )
     args = [str(ROOT / "scripts/rasa-server.sh"), "--model", str(model), "--port", str(port)]

@@ -52,7 +52,7 @@ trap stop EXIT INT TERM
 .venv-bot/bin/python -m actions.server --port "$ACTIONS_PORT" &
 pids+=($!)
 if [ -n "${START_SIMULATOR:-}" ]; then
-  .venv-bot/bin/python -m connectors.simulator serve --port "$SIMULATOR_PORT" \
+  .venv-bot/bin/python -m tools.simulator serve --port "$SIMULATOR_PORT" \
     --record var/simulator-outbox.jsonl &
   pids+=($!)
 fi
@@ -74,7 +74,7 @@ cat <<MSG
 $(sed 's/^/    /' var/demo-logins.txt)
   Talk to the bot as a customer: open the web chat above, or simulate a channel
   (docs/channel-simulator.md):
-    .venv-bot/bin/python -m connectors.simulator whatsapp "hi"
+    .venv-bot/bin/python -m tools.simulator whatsapp "hi"
   Stop with Ctrl-C.
 
 MSG

@@ -65,15 +65,7 @@ def parse_deliver_request(request: Request, token: str | None = None) -> Deliver
     `token` is the channel's `deliver_token` credential; without it the `DELIVERY_TOKEN`
     environment variable is used. With neither, every request is refused.
     """
-    expected = token or os.environ.get("DELIVERY_TOKEN", "")
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if (
-        not expected
-        or scheme.lower() != "bearer"
-        or not hmac.compare_digest(given.strip().encode(), expected.encode())
-    ):
-        raise DeliverError(401, "unauthorized", "A valid bearer delivery token is required.")
+    require_delivery_token(request, token)
     try:
         body = parse_json(request.body or b"", max_bytes=DELIVER_MAX_BYTES)
     except JsonRejected as error:
@@ -84,6 +76,20 @@ def parse_deliver_request(request: Request, token: str | None = None) -> Deliver
         return DeliverRequest.from_json(body)
     except ContractError as error:
         raise DeliverError(400, error.code, f"{error}.") from None
+
+
+def require_delivery_token(request: Request, token: str | None = None) -> None:
+    """401 `DeliverError` unless the request carries the bearer delivery token (the deliver and
+    media endpoints take the same token)."""
+    expected = token or os.environ.get("DELIVERY_TOKEN", "")
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if (
+        not expected
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(given.strip().encode(), expected.encode())
+    ):
+        raise DeliverError(401, "unauthorized", "A valid bearer delivery token is required.")
 
 
 def customer_facing_text(req: DeliverRequest, brand: str | None = DEFAULT_BRAND) -> str:
@@ -150,6 +156,23 @@ async def deliver_once(
     _SENDING.add(sending)
     sending.add_done_callback(_SENDING.discard)
     return await asyncio.shield(sending)
+
+
+async def serve_delivery(
+    request: Request, *, token: str | None, channel: str, ledger: DeliveryLedger, send: Send
+) -> HTTPResponse:
+    """The deliver endpoint of every channel: the token and body checked (`parse_deliver_request`),
+    a line for another channel refused with one answer (422 `wrong_channel`), then
+    `deliver_once`."""
+    try:
+        req = parse_deliver_request(request, token)
+    except DeliverError as error:
+        return error.response()
+    if req.channel != channel:
+        return deliver_error(
+            422, "wrong_channel", f"This endpoint delivers to '{channel}', not '{req.channel}'."
+        )
+    return await deliver_once(request, ledger, req, send)
 
 
 _SENDING: set[asyncio.Future[HTTPResponse]] = set()  # strong references until each settles

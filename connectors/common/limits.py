@@ -9,4 +9,5 @@ default) and answers 413 itself above it: `scripts/run.sh` and the test stacks l
 WEBHOOK_MAX_BYTES = 3 * 1024 * 1024  # Meta's WhatsApp webhook docs: payloads up to 3 MB
 DELIVER_MAX_BYTES = 64 * 1024  # one line of at most 4000 characters, as JSON
 FRAME_MAX_BYTES = 64 * 1024  # a web chat frame carries one such line
+MEDIA_MAX_BYTES = 100 * 1024 * 1024  # the largest media file WhatsApp takes (documents)
 GLOBAL_MAX_BYTES = WEBHOOK_MAX_BYTES

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # no stubs in the bot env
 from rasa.core.channels.channel import UserMessage
 
 from contracts import pii
@@ -25,8 +25,9 @@ from contracts.pii import PiiConfigError, RuleSet
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RULES_PATH = REPO_ROOT / "bot" / "pii.yml"
 RULES_PATH_ENV = "PII_RULES_PATH"
-# Customer-written texts that channels also copy into the message metadata.
-METADATA_TEXTS = (("display_text",), ("media", "caption"))
+# Customer-written texts that channels also copy into the message metadata: the shown text, the
+# captions of attachments (connectors.common.attachments) and a WhatsApp Flow's answers.
+METADATA_TEXTS = ("display_text",)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -45,13 +46,30 @@ def mask_message(message: UserMessage, rules: RuleSet) -> UserMessage:
     """The message with its text and the metadata texts above masked (in place)."""
     if message.text:
         message.text = rules.mask(message.text)
-    for path in METADATA_TEXTS:
-        holder: Any = message.metadata
-        for key in path[:-1]:
-            holder = holder.get(key) if isinstance(holder, dict) else None
-        if isinstance(holder, dict) and isinstance(holder.get(path[-1]), str):
-            holder[path[-1]] = rules.mask(holder[path[-1]])
+    metadata: Any = message.metadata
+    if not isinstance(metadata, dict):
+        return message
+    for key in METADATA_TEXTS:
+        if isinstance(metadata.get(key), str):
+            metadata[key] = rules.mask(metadata[key])
+    for item in metadata.get("attachments") or []:
+        if isinstance(item, dict) and isinstance(item.get("caption"), str):
+            item["caption"] = rules.mask(item["caption"])
+    form = metadata.get("form_response")
+    if isinstance(form, dict) and isinstance(form.get("answers"), dict):
+        form["answers"] = _masked(form["answers"], rules)
     return message
+
+
+def _masked(value: Any, rules: RuleSet) -> Any:
+    """Every string in a JSON value masked."""
+    if isinstance(value, str):
+        return rules.mask(value)
+    if isinstance(value, dict):
+        return {key: _masked(item, rules) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, rules) for item in value]
+    return value
 
 
 def masked_messages(on_new_message: OnNewMessage, rules: RuleSet | None = None) -> OnNewMessage:

@@ -1,11 +1,10 @@
 """Delivery statuses of the lines we sent, reported to the handoff service so agents see them.
 
 `POST {handoff_url}/api/v1/deliveries` with bearer `HANDOFF_API_TOKEN` and a list of
-`contracts.delivery.StatusReport` bodies, see docs/handoff-service.md. Reports run in the
-channel's BackgroundTasks, so a webhook never waits for them; 5xx answers and connection
-trouble are retried a few times, then logged (the channel's own state still holds the status).
-Enabled by the channel's credentials keys `handoff_url` and `handoff_token`; without them
-statuses are only recorded locally.
+`contracts.delivery.StatusReport` bodies, see docs/handoff-service.md. Reports run in the channel's BackgroundTasks, so a webhook never
+waits for them; 5xx answers and connection trouble are retried (`connectors.common.retry`), then
+logged (the channel's own state still holds the status). Enabled by the channel's credentials keys
+`handoff_url` and `handoff_token`; without them statuses are only recorded locally.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import aiohttp
 
 from connectors.common.background import BackgroundTasks
+from connectors.common.retry import with_retries
 from contracts.delivery import StatusReport
 
 logger = logging.getLogger(__name__)
@@ -75,38 +75,50 @@ class StatusReporter:
     async def send(self, reports: Sequence[StatusReport]) -> None:
         endpoint = self.endpoint
         body = [report.to_json() for report in reports]
+        try:
+            await with_retries(
+                lambda: self._post(body),
+                what=f"Delivery statuses to {endpoint.deliveries_url}",
+                attempts=endpoint.attempts,
+                backoff_seconds=endpoint.backoff_seconds,
+                retryable=lambda error: isinstance(error, _Unavailable),
+            )
+        except _Refused as error:  # our request is wrong: retrying will not help
+            logger.error("The handoff service refused %d delivery statuses (%s)", len(body), error)
+        except _Unavailable as error:
+            logger.error(
+                "Could not report delivery statuses %s to %s after %d attempts: %s",
+                [(report.channel_message_id, report.status) for report in reports],
+                endpoint.deliveries_url,
+                endpoint.attempts,
+                error,
+            )
+
+    async def _post(self, body: list[dict[str, Any]]) -> None:
+        endpoint = self.endpoint
         headers = {"Authorization": f"Bearer {endpoint.token}"}
         timeout = aiohttp.ClientTimeout(total=endpoint.timeout_seconds)
-        last = ""
-        for attempt in range(1, endpoint.attempts + 1):
-            try:
-                async with (
-                    aiohttp.ClientSession(timeout=timeout) as session,
-                    session.post(endpoint.deliveries_url, json=body, headers=headers) as answer,
-                ):
-                    if answer.status < 300:
-                        return
-                    text = (await answer.text())[:300]
-                    if answer.status < 500:  # our request is wrong: retrying will not help
-                        logger.error(
-                            "The handoff service refused %d delivery statuses (HTTP %d): %s",
-                            len(body),
-                            answer.status,
-                            text,
-                        )
-                        return
-                    last = f"HTTP {answer.status}: {text}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                last = f"{type(error).__name__}: {error}"
-            if attempt < endpoint.attempts:
-                await asyncio.sleep(endpoint.backoff_seconds * 2 ** (attempt - 1))
-        logger.error(
-            "Could not report delivery statuses %s to %s after %d attempts: %s",
-            [(report.channel_message_id, report.status) for report in reports],
-            endpoint.deliveries_url,
-            endpoint.attempts,
-            last,
-        )
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(endpoint.deliveries_url, json=body, headers=headers) as answer,
+            ):
+                if answer.status < 300:
+                    return
+                text = (await answer.text())[:300]
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise _Unavailable(f"{type(error).__name__}: {error}") from error
+        if answer.status < 500:
+            raise _Refused(f"HTTP {answer.status}: {text}")
+        raise _Unavailable(f"HTTP {answer.status}: {text}")
+
+
+class _Unavailable(Exception):
+    """The handoff service did not take the reports now (5xx, no answer): worth retrying."""
+
+
+class _Refused(Exception):
+    """The handoff service refused the reports (4xx)."""
 
 
 class StatusSink(Protocol[Update_contra]):

@@ -1,22 +1,21 @@
-"""Messenger Send API client (aiohttp only, so the handoff service's environment can use it too).
+"""Messenger Send API client (no Rasa or sanic imports).
 
-Every send is ``POST {graph_url}/me/messages?access_token=<page access token>`` with a JSON body
+Every send is ``POST {graph_url}/me/messages`` (bearer page access token) with a JSON body
 ``{"recipient": {"id": <PSID>}, "messaging_type": ..., "message": {...}}`` or
 ``{"recipient": ..., "sender_action": "typing_on"}``; Meta answers
 ``{"recipient_id", "message_id"}`` or ``{"error": {"message", "type", "code", "error_subcode"}}``.
+The shared Graph API client (`connectors.common.graph`) does the HTTP, retries and errors.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-import aiohttp
+from connectors.common.graph import GraphClient, MediaDownload
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
 TEXT_LIMIT = 2000
 QUICK_REPLY_LIMIT = 13
 QUICK_REPLY_TITLE_LIMIT = 20
@@ -25,35 +24,10 @@ QUICK_REPLY_PAYLOAD_LIMIT = 1000
 ECHO_METADATA = "care-handoff"
 
 
-class MessengerSendError(Exception):
-    """The Send API refused a message (``status`` < 500) or could not be reached (>= 500)."""
+class MessengerClient(GraphClient):
+    """Sends to one Facebook Page's conversations (`me/messages`) with its page token."""
 
-    def __init__(self, status: int, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-
-    @property
-    def retryable(self) -> bool:
-        return self.status >= 500
-
-
-class MessengerClient:
-    """Sends to one Facebook Page's conversations; one HTTP session, opened on first use."""
-
-    def __init__(
-        self, page_access_token: str, graph_url: str = DEFAULT_GRAPH_URL, timeout: float = 15
-    ) -> None:
-        self._token = page_access_token
-        self._url = graph_url.rstrip("/") + "/me/messages"
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    service = "Messenger"
 
     async def send_message(
         self,
@@ -70,7 +44,7 @@ class MessengerClient:
         }
         if tag is not None:
             body["tag"] = tag
-        answer = await self._post(body)
+        answer = await self.post("me/messages", body)
         return str(answer.get("message_id") or "")
 
     async def send_text(
@@ -96,31 +70,18 @@ class MessengerClient:
 
     async def send_action(self, psid: str, action: str) -> None:
         """A sender action such as ``typing_on`` or ``mark_seen``."""
-        await self._post({"recipient": {"id": psid}, "sender_action": action})
+        await self.post("me/messages", {"recipient": {"id": psid}, "sender_action": action})
 
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        try:
-            async with self._session.post(
-                self._url, params={"access_token": self._token}, json=body
-            ) as answer:
-                try:
-                    data = await answer.json(content_type=None)
-                except ValueError:
-                    data = None
-                status = answer.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            # The URL carries the token: never put it in the message.
-            raise MessengerSendError(
-                503, f"Messenger could not be reached ({type(error).__name__})."
-            ) from error
-        if status == 200 and isinstance(data, dict) and "error" not in data:
-            return data
-        error = data.get("error") if isinstance(data, dict) else None
-        error = error if isinstance(error, dict) else {}
-        message = str(error.get("message") or f"Messenger answered HTTP {status}.")
-        raise MessengerSendError(status if status != 200 else 502, message, error.get("code"))
+    async def profile_name(self, psid: str) -> str | None:
+        """The customer's name from their user profile (needs the page's profile permission)."""
+        profile = await self.get(f"{psid}?fields=name")
+        name = profile.get("name")
+        return name if isinstance(name, str) and name else None
+
+    async def media(self, url: str, max_bytes: int) -> MediaDownload:
+        """An attachment the customer sent: Messenger gives a signed CDN URL, read without
+        the page token (it must not leave for another host)."""
+        return await self.download(url, max_bytes, authorized=False)
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:

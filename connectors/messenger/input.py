@@ -1,62 +1,43 @@
 """The Messenger input channel: Meta's webhook in, the bot's and agents' messages out.
 
-Routes (Rasa mounts them under ``/webhooks/messenger``):
-- ``GET /webhook``: Meta's subscription check (``hub.mode``, ``hub.verify_token``,
-  ``hub.challenge``).
-- ``POST /webhook``: signed events. 403 on a missing or wrong ``X-Hub-Signature-256``, 400 on a
-  body that is not a page webhook, else 200 at once; every event of every entry is then handled
-  in a background task, in order, each message id once.
-- ``POST /deliver``: agent and system lines from the handoff service (connectors.common.deliver),
-  sent within Messenger's messaging window (connectors.messenger.window).
+Routes (Rasa mounts them under ``/webhooks/messenger``) come from the shared Meta webhook base
+(`connectors.common.meta_webhook`): ``GET /webhook`` (subscription check), ``POST /webhook``
+(signed events, 200 at once, handled in the background, each message once), ``POST /deliver``
+(agent and system lines, sent within Messenger's messaging window, connectors.messenger.window)
+and ``GET /media/<media_id>`` (an attachment the customer sent).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.shared.core.events import UserUttered
 from rasa.shared.exceptions import RasaException
-from sanic import Blueprint, Sanic, response
+from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.common.background import BackgroundTasks
-from connectors.common.deliver import (
-    DeliverError,
-    DeliverRequest,
-    customer_facing_text,
-    deliver_error,
-    deliver_once,
-    parse_deliver_request,
-)
-from connectors.common.deliveries import DeliveryLedger
-from connectors.common.limits import WEBHOOK_MAX_BYTES
+from connectors.common.deliver import DeliverRequest, customer_facing_text, deliver_error
+from connectors.common.graph import DEFAULT_GRAPH_URL, GraphApiError, MediaDownload
+from connectors.common.limits import MEDIA_MAX_BYTES
 from connectors.common.markers import DEFAULT_BOT_MARKER
-from connectors.common.pii import masked_messages
-from connectors.common.safe_json import JsonRejected, parse_json
-from connectors.common.seen import SeenMessages
-from connectors.common.signature import verify_meta_signature
-from connectors.common.status_report import HandoffEndpoint, StatusReporter
-from connectors.messenger.client import (
-    DEFAULT_GRAPH_URL,
-    ECHO_METADATA,
-    MessengerClient,
-    MessengerSendError,
+from connectors.common.meta_webhook import (
+    MetaWebhookInput,
+    OnNewMessage,
+    UnknownMedia,
+    tracker_of,
 )
+from connectors.common.status_report import HandoffEndpoint, StatusReporter
+from connectors.messenger.client import ECHO_METADATA, MessengerClient
 from connectors.messenger.output import MessengerOutput
 from connectors.messenger.parsing import (
     CHANNEL,
     CustomerMessage,
     Echo,
-    MalformedWebhook,
     MessengerEvent,
     Receipt,
     parse_webhook,
@@ -70,8 +51,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STATE_PATH = Path("var/connectors.sqlite3")
 REQUIRED_KEYS = ("verify_token", "app_secret", "page_access_token", "deliver_token")
-
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -102,93 +81,39 @@ class MessengerSettings:
         )
 
 
-class MessengerInput(InputChannel):
+class MessengerInput(MetaWebhookInput):
     """Facebook Messenger (a Facebook Page's inbox) as a Rasa channel."""
 
-    @classmethod
-    def name(cls) -> str:
-        return CHANNEL
+    channel = CHANNEL
+    service = "Messenger"
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> MessengerInput:
         if not credentials:
-            cls.raise_missing_credentials_exception()
+            raise RasaException(
+                f"To use the {cls.name()} input channel, give it its keys in credentials.yml."
+            )
         return cls(MessengerSettings.from_credentials(credentials))
 
     def __init__(self, settings: MessengerSettings) -> None:
         self.settings = settings
-        self.client = MessengerClient(settings.page_access_token, settings.graph_url)
-        self.seen = SeenMessages(settings.state_path)
+        self.messenger = MessengerClient(settings.page_access_token, settings.graph_url)
+        super().__init__(settings, self.messenger)
         self.state = ConversationState(settings.state_path)
-        self.ledger = DeliveryLedger(settings.state_path, CHANNEL)
-        self.tasks = BackgroundTasks()
         self.reporter = StatusReporter(settings.handoff, self.tasks) if settings.handoff else None
 
     def get_output_channel(self) -> MessengerOutput:
         """Lets Rasa answer outside a webhook call (e.g. ``trigger_intent?output_channel=latest``
         when the handoff service returns a conversation to the bot)."""
-        return MessengerOutput(self.client, self.settings.bot_marker)
+        return MessengerOutput(self.messenger, self.settings.bot_marker)
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        on_new_message = masked_messages(on_new_message)
-        webhook = Blueprint("messenger_webhook")
+    def parse_events(self, payload: Any) -> Sequence[MessengerEvent]:
+        return parse_webhook(payload)
 
-        @webhook.get("/")
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+    def event_id(self, event: Any) -> str | None:
+        return event.mid if isinstance(event, CustomerMessage) else None
 
-        @webhook.get("/webhook")
-        async def verify(request: Request) -> HTTPResponse:
-            token = request.args.get("hub.verify_token") or ""
-            if request.args.get("hub.mode") == "subscribe" and hmac.compare_digest(
-                token.encode(), self.settings.verify_token.encode()
-            ):
-                return response.text(request.args.get("hub.challenge") or "")
-            return deliver_error(403, "invalid_verify_token", "The verify token does not match.")
-
-        @webhook.post("/webhook")
-        async def receive(request: Request) -> HTTPResponse:
-            raw = request.body or b""
-            signature = request.headers.get("X-Hub-Signature-256")
-            if not verify_meta_signature(raw, signature, self.settings.app_secret):
-                return deliver_error(
-                    403, "invalid_signature", "Missing or wrong X-Hub-Signature-256."
-                )
-            try:
-                payload = parse_json(raw, max_bytes=WEBHOOK_MAX_BYTES)
-            except JsonRejected as error:
-                return deliver_error(error.http_status, error.reason, error.message)
-            try:
-                events = parse_webhook(payload)
-            except MalformedWebhook as error:
-                return deliver_error(400, "malformed_payload", f"Not a Messenger webhook: {error}.")
-            self.tasks.spawn(self._handle_all(events, on_new_message, request.app))
-            return response.json({"status": "received"})
-
-        @webhook.post("/deliver")
-        async def deliver(request: Request) -> HTTPResponse:
-            return await self._deliver(request)
-
-        @webhook.listener("after_server_stop")
-        async def close_client(*_: Any) -> None:
-            await self.client.close()
-
-        return webhook
-
-    async def _handle_all(
-        self, events: list[MessengerEvent], on_new_message: OnNewMessage, app: Sanic
-    ) -> None:
-        for event in events:
-            # The webhook is already acknowledged: a failing event is logged and must not
-            # keep the rest of the batch (often other customers' messages) from being handled.
-            try:
-                await self._handle(event, on_new_message, app)
-            except Exception:
-                logger.exception("Messenger event failed: %r", event)
-
-    async def _handle(
-        self, event: MessengerEvent, on_new_message: OnNewMessage, app: Sanic
-    ) -> None:
+    async def handle_event(self, event: Any, on_new_message: OnNewMessage, app: Sanic) -> None:
         if isinstance(event, CustomerMessage):
             await self._customer_message(event, on_new_message, app)
         elif isinstance(event, Receipt):
@@ -210,45 +135,46 @@ class MessengerInput(InputChannel):
                 "sent by this connector" if ours else "sent outside this connector",
             )
 
+    async def open_media(self, media_id: str) -> MediaDownload:
+        url = await self.state.media_url(media_id)
+        if url is None:
+            raise UnknownMedia(media_id)
+        return await self.messenger.media(url, MEDIA_MAX_BYTES)
+
     async def _customer_message(
         self, message: CustomerMessage, on_new_message: OnNewMessage, app: Sanic
     ) -> None:
-        if not await self.seen.first_time(CHANNEL, message.mid):
-            logger.info("Messenger message %s already handled; ignored", message.mid)
-            return
         sent_at = message.timestamp_ms / 1000 if message.timestamp_ms else time.time()
         await self.state.customer_wrote(message.psid, sent_at)
+        await self.state.remember_media(message.psid, message.media())
         if await _bot_is_in_charge(app, message.psid):
             await self._typing(message.psid)
-        await on_new_message(
-            UserMessage(
-                message.text,
-                self.get_output_channel(),
-                message.psid,
-                input_channel=CHANNEL,
-                message_id=message.mid,
-                metadata=message.metadata(),
-            )
-        )
+        metadata = message.metadata()
+        metadata["customer_name"] = await self._name_of(message.psid)
+        await on_new_message(self.user_message(message.text, message.psid, message.mid, metadata))
+
+    async def _name_of(self, psid: str) -> str | None:
+        """The customer's name (Graph API user profile, kept once fetched); None if Meta does
+        not give it (the page lacks the permission, or the profile is private)."""
+        name = await self.state.name_of(psid)
+        if name is not None:
+            return name
+        try:
+            name = await self.messenger.profile_name(psid)
+        except GraphApiError as error:
+            logger.info("Messenger name of %s not available: %s", psid, error)
+            return None
+        if name:
+            await self.state.remember_name(psid, name)
+        return name
 
     async def _typing(self, psid: str) -> None:
         try:
-            await self.client.send_action(psid, "typing_on")
-        except MessengerSendError as error:  # cosmetic: the reply itself still goes out
+            await self.messenger.send_action(psid, "typing_on")
+        except GraphApiError as error:  # cosmetic: the reply itself still goes out
             logger.warning("Messenger typing indicator for %s failed: %s", psid, error)
 
-    async def _deliver(self, request: Request) -> HTTPResponse:
-        try:
-            req = parse_deliver_request(request, self.settings.deliver_token)
-        except DeliverError as error:
-            return error.response()
-        if req.channel != CHANNEL:
-            return deliver_error(
-                400, "wrong_channel", f"This endpoint delivers to Messenger, not '{req.channel}'."
-            )
-        return await deliver_once(request, self.ledger, req, partial(self._send, request))
-
-    async def _send(self, request: Request, req: DeliverRequest) -> HTTPResponse:
+    async def send_delivery(self, request: Request, req: DeliverRequest) -> HTTPResponse:
         last = await self._last_customer_message_at(request.app, req.conversation_id)
         if last is None:
             return deliver_error(
@@ -261,19 +187,19 @@ class MessengerInput(InputChannel):
         except OutsideWindow as error:
             return deliver_error(422, "outside_messaging_window", str(error))
         try:
-            ids = await self.client.send_text(
+            ids = await self.messenger.send_text(
                 req.conversation_id,
                 customer_facing_text(req),
                 messaging_type=policy.messaging_type,
                 tag=policy.tag,
             )
-        except MessengerSendError as error:
-            if error.retryable:
+        except GraphApiError as error:
+            if error.transient:
                 return deliver_error(
-                    502, "channel_unavailable", f"Messenger did not take it: {error.message}"
+                    502, "channel_unavailable", f"Messenger did not take it: {error.title}"
                 )
             return deliver_error(
-                422, "channel_rejected", f"Messenger refused the message: {error.message}"
+                422, "channel_rejected", f"Messenger refused the message: {error.title}"
             )
         return response.json({"status": "sent", "channel_message_id": ids[0]})
 
@@ -282,19 +208,7 @@ class MessengerInput(InputChannel):
         at = await self.state.last_customer_message_at(psid)
         if at is not None:
             return at
-        tracker = await _tracker(app, psid)
-        if tracker is None:
-            return None
-        # Only Messenger messages count: intents triggered through Rasa's API (return to bot)
-        # are UserUttered events too, but the customer did not write them.
-        return next(
-            (
-                event.timestamp
-                for event in reversed(tracker.events)
-                if isinstance(event, UserUttered) and event.input_channel == CHANNEL
-            ),
-            None,
-        )
+        return await self.last_customer_message_in_tracker(app, psid)
 
 
 def receipt_reports(receipt: Receipt) -> list[StatusReport]:
@@ -307,14 +221,7 @@ def receipt_reports(receipt: Receipt) -> list[StatusReport]:
     return [StatusReport(CHANNEL, receipt.psid, mid, receipt.status, at) for mid in receipt.mids]
 
 
-async def _tracker(app: Sanic, sender_id: str) -> Any:
-    agent = getattr(app.ctx, "agent", None)
-    if agent is None or agent.tracker_store is None:
-        return None
-    return await agent.tracker_store.retrieve(sender_id)
-
-
 async def _bot_is_in_charge(app: Sanic, psid: str) -> bool:
     """False while a person owns the conversation (paused tracker): no typing bubbles then."""
-    tracker = await _tracker(app, psid)
+    tracker = await tracker_of(app, psid)
     return tracker is None or not tracker.is_paused()

@@ -10,12 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from connectors.common.attachments import (
+    REACTED,
+    attachment,
+    attachment_message,
+    intent_message,
+    reaction,
+)
+from connectors.common.meta_webhook import MalformedWebhook
+
 CHANNEL = "messenger"
+WEBHOOK_OBJECT = "page"
 MEDIA_TYPES = frozenset({"image", "video", "audio", "file"})
-
-
-class MalformedWebhook(ValueError):
-    """The body is JSON but not a Messenger page webhook."""
 
 
 @dataclass(frozen=True)
@@ -27,9 +33,10 @@ class CustomerMessage:
     mid: str
     text: str = field(repr=False)  # never in logs: customers type personal data
     timestamp_ms: int | None
-    kind: Literal["text", "quick_reply", "postback", "attachments"]
+    kind: Literal["text", "quick_reply", "postback", "attachments", "reaction"]
     display_text: str | None = field(default=None, repr=False)
     attachments: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    reaction: dict[str, str] | None = None
 
     def metadata(self) -> dict[str, Any]:
         """What Rasa stores with the user event (and the handoff transcript shows)."""
@@ -45,15 +52,13 @@ class CustomerMessage:
         }
         if self.display_text is not None:
             metadata["display_text"] = self.display_text
-        location = next(
-            (a for a in self.attachments if a["type"] == "location" and "latitude" in a), None
-        )
-        if location is not None:
-            metadata["location"] = {
-                "latitude": location["latitude"],
-                "longitude": location["longitude"],
-            }
+        if self.reaction is not None:
+            metadata["reaction"] = dict(self.reaction)
         return metadata
+
+    def media(self) -> list[tuple[str, str]]:
+        """(media id, URL) of each attachment the media endpoint can serve."""
+        return [(a["media_id"], a["url"]) for a in self.attachments if a["media_id"] and a["url"]]
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,9 @@ def parse_webhook(payload: Any) -> list[MessengerEvent]:
     """Every event of every entry that this connector handles, in the order Meta sent them.
 
     Raises MalformedWebhook when the envelope is wrong; single events of kinds we do not handle
-    (reactions, referrals, opt-ins, edits) or that lack required fields are left out.
+    (referrals, opt-ins, edits) or that lack required fields are left out.
     """
-    if not isinstance(payload, dict) or payload.get("object") != "page":
+    if not isinstance(payload, dict) or payload.get("object") != WEBHOOK_OBJECT:
         raise MalformedWebhook('expected a JSON object with "object": "page"')
     entries = payload.get("entry")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -115,7 +120,14 @@ def parse_event(event: dict[str, Any], page_id: str = "") -> MessengerEvent | No
     postback = event.get("postback")
     if isinstance(postback, dict):
         return _postback(sender, recipient or page_id, event, postback)
-    for status, key in (("delivered", "delivery"), ("read", "read")):
+    reacted = event.get("reaction")
+    if isinstance(reacted, dict):
+        return _reaction(sender, recipient or page_id, event, reacted)
+    receipts: tuple[tuple[Literal["delivered", "read"], str], ...] = (
+        ("delivered", "delivery"),
+        ("read", "read"),
+    )
+    for status, key in receipts:
         receipt = event.get(key)
         if isinstance(receipt, dict) and sender:
             watermark = _int(receipt.get("watermark"))
@@ -126,23 +138,33 @@ def parse_event(event: dict[str, Any], page_id: str = "") -> MessengerEvent | No
     return None
 
 
-def parse_attachment(raw: dict[str, Any]) -> dict[str, Any]:
-    """A JSON-safe summary: ``type`` plus ``url``/``title`` or, for a location, coordinates.
+def parse_attachment(raw: dict[str, Any], media_id: str | None = None) -> dict[str, Any]:
+    """One attachment in the shared shape (`connectors.common.attachments`).
 
-    Fallback attachments (shared links) carry url and title in ``payload`` or, in older
-    payloads, next to it with ``"payload": null``; unsupported shares may carry neither.
+    Images, videos, audio and files carry a CDN URL (served again by the connector's media
+    endpoint under `media_id`); a sticker is an image with a `sticker_id`; shared links
+    ("fallback", reels, shares) carry url and title in ``payload`` or, in older payloads, next
+    to it with ``"payload": null``.
     """
-    payload = raw.get("payload") if isinstance(raw.get("payload"), dict) else {}
-    summary: dict[str, Any] = {"type": str(raw.get("type") or "unknown")}
+    found = raw.get("payload")
+    payload: dict[str, Any] = found if isinstance(found, dict) else {}
+    kind = str(raw.get("type") or "")
+    url = _str(payload.get("url")) or _str(raw.get("url"))
+    title = _str(payload.get("title")) or _str(raw.get("title"))
     coordinates = payload.get("coordinates")
-    if isinstance(coordinates, dict):
-        summary["latitude"] = coordinates.get("lat")
-        summary["longitude"] = coordinates.get("long")
-    for key in ("url", "title", "sticker_id"):
-        value = payload.get(key) or raw.get(key)
-        if value is not None:
-            summary[key] = value
-    return summary
+    if kind == "location" and isinstance(coordinates, dict):
+        return attachment(
+            "location",
+            latitude=coordinates.get("lat"),
+            longitude=coordinates.get("long"),
+            name=title,
+            url=url,
+        )
+    if kind == "image" and payload.get("sticker_id"):
+        return attachment("sticker", url=url, media_id=media_id if url else None)
+    if kind in MEDIA_TYPES:
+        return attachment(kind, url=url, media_id=media_id if url else None, name=title)
+    return attachment("link", url=url, name=title)
 
 
 def _message(
@@ -152,7 +174,9 @@ def _message(
     if not psid or not mid:
         return None
     attachments = tuple(
-        parse_attachment(a) for a in _list(message.get("attachments")) if isinstance(a, dict)
+        parse_attachment(a, f"{mid}.{index}")
+        for index, a in enumerate(_list(message.get("attachments")))
+        if isinstance(a, dict)
     )
     text = _str(message.get("text"))
     quick_reply = message.get("quick_reply")
@@ -167,11 +191,21 @@ def _message(
             display_text=text,
             attachments=attachments,
         )
-    if text is None and not attachments:
+    if not text and not attachments:
         return None
-    kind = "text" if text is not None else "attachments"
+    if text:
+        return CustomerMessage(
+            psid, page_id, str(mid), text, _timestamp(event), "text", attachments=attachments
+        )
+    # Nothing typed: the attachments themselves, never an empty text (the NLU reads it as "yes").
     return CustomerMessage(
-        psid, page_id, str(mid), text or "", _timestamp(event), kind, attachments=attachments
+        psid,
+        page_id,
+        str(mid),
+        attachment_message(attachments),
+        _timestamp(event),
+        "attachments",
+        attachments=attachments,
     )
 
 
@@ -196,6 +230,27 @@ def _postback(
         timestamp,
         "postback",
         display_text=_str(postback.get("title")),
+    )
+
+
+def _reaction(
+    psid: str | None, page_id: str, event: dict[str, Any], reacted: dict[str, Any]
+) -> CustomerMessage | None:
+    """A reaction to one of our messages, or its removal (``action: unreact``)."""
+    mid = reacted.get("mid")
+    timestamp = _timestamp(event)
+    if not psid or not mid:
+        return None
+    removed = reacted.get("action") == "unreact"
+    emoji = "" if removed else _str(reacted.get("emoji")) or _str(reacted.get("reaction"))
+    return CustomerMessage(
+        psid,
+        page_id,
+        f"reaction:{psid}:{mid}:{reacted.get('action')}:{timestamp}",  # Meta gives it no id
+        intent_message(REACTED),
+        timestamp,
+        "reaction",
+        reaction=reaction(str(mid), emoji),
     )
 
 

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,13 +31,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common.background import BackgroundTasks
-from connectors.common.deliver import (
-    DeliverError,
-    DeliverRequest,
-    deliver_error,
-    deliver_once,
-    parse_deliver_request,
-)
+from connectors.common.deliver import DeliverRequest, deliver_error, serve_delivery
 from connectors.common.deliveries import DeliveryLedger
 from connectors.common.pii import masked_messages
 from connectors.common.seen import SeenMessages
@@ -107,7 +101,9 @@ class WebChatInput(InputChannel):
         websocket; default any), ``bot_marker`` (text prefix for bot lines; default off, the
         widget shows a badge), ``bot_name``."""
         if not credentials:
-            cls.raise_missing_credentials_exception()
+            raise RasaException(
+                f"To use the {cls.name()} input channel, give it its keys in credentials.yml."
+            )
         token = credentials.get("deliver_token")
         if not isinstance(token, str) or not token.strip():
             raise RasaException(
@@ -234,15 +230,13 @@ class WebChatInput(InputChannel):
                 await self.hub.send(conversation_id, typing_frame(False))
 
     async def _deliver(self, request: Request) -> HTTPResponse:
-        try:
-            req = parse_deliver_request(request, self.deliver_token)
-        except DeliverError as error:
-            return error.response()
-        if req.channel != CHANNEL:
-            return deliver_error(
-                422, "wrong_channel", f"This is the web chat connector, not '{req.channel}'."
-            )
-        return await deliver_once(request, self.ledger, req, partial(self._send, request))
+        return await serve_delivery(
+            request,
+            token=self.deliver_token,
+            channel=CHANNEL,
+            ledger=self.ledger,
+            send=partial(self._send, request),
+        )
 
     async def _send(self, request: Request, req: DeliverRequest) -> HTTPResponse:
         """Shown live in the customer's open tabs; `deliver_once` then appends it to the
@@ -266,7 +260,9 @@ class WebChatInput(InputChannel):
         return self.allowed_origins is None or (origin or "") in self.allowed_origins
 
 
-def _static_handler(filename: str, mime_type: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
+def _static_handler(
+    filename: str, mime_type: str
+) -> Callable[[Request], Coroutine[Any, Any, HTTPResponse]]:
     async def serve(request: Request) -> HTTPResponse:
         return await response.file(
             STATIC_DIR / filename, mime_type=mime_type, headers={"Cache-Control": "no-cache"}

@@ -1,4 +1,4 @@
-"""`POST /webhooks/whatsapp/deliver`: agent and system lines from the handoff service.
+"""How `POST /webhooks/whatsapp/deliver` sends agent and system lines from the handoff service.
 
 WhatsApp allows free-form messages only within 24 hours of the customer's last message (the
 customer service window); after that only approved templates may be sent.
@@ -9,24 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from functools import partial
 
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.common.deliver import (
-    DeliverError,
-    DeliverRequest,
-    customer_facing_text,
-    deliver_error,
-    deliver_once,
-    parse_deliver_request,
-)
-from connectors.common.deliveries import DeliveryLedger
+from connectors.common.deliver import DeliverRequest, customer_facing_text, deliver_error
+from connectors.common.graph import GraphApiError
+from connectors.common.meta_webhook import MetaWebhookInput
 from connectors.whatsapp import messages
-from connectors.whatsapp.client import GraphApiError, WhatsAppClient
-from connectors.whatsapp.parsing import CHANNEL
+from connectors.whatsapp.client import REENGAGEMENT_CODE, WhatsAppClient
 from connectors.whatsapp.settings import WhatsAppSettings
 from connectors.whatsapp.state import WhatsAppState
 
@@ -37,21 +29,14 @@ SERVICE_WINDOW_SECONDS = 24 * 3600
 
 @dataclass(frozen=True)
 class Deliverer:
+    """The WhatsApp `send` of the shared deliver endpoint (`serve_delivery`)."""
+
     settings: WhatsAppSettings
     client: WhatsAppClient
     state: WhatsAppState
-    ledger: DeliveryLedger
+    channel: MetaWebhookInput
 
-    async def handle(self, request: Request) -> HTTPResponse:
-        try:
-            req = parse_deliver_request(request, self.settings.deliver_token)
-        except DeliverError as error:
-            return error.response()
-        if req.channel != CHANNEL:
-            return deliver_error(400, "invalid_field", f"This endpoint delivers '{CHANNEL}' only.")
-        return await deliver_once(request, self.ledger, req, partial(self._send, request))
-
-    async def _send(self, request: Request, req: DeliverRequest) -> HTTPResponse:
+    async def send(self, request: Request, req: DeliverRequest) -> HTTPResponse:
         last_wrote = await self._last_customer_message(request, req.conversation_id)
         inside = last_wrote is not None and time.time() - last_wrote < SERVICE_WINDOW_SECONDS
         template = self.settings.template_name
@@ -62,19 +47,16 @@ class Deliverer:
                 f"{_when(last_wrote)}; WhatsApp only allows template messages after 24 hours "
                 "and none is configured.",
             )
+        to = await self.state.address_of(req.conversation_id)
         if inside:
-            message = messages.text_message(
-                req.conversation_id, customer_facing_text(req, self.settings.brand)
-            )
+            message = messages.text_message(to, customer_facing_text(req, self.settings.brand))
         else:
-            message = messages.template_message(
-                req.conversation_id, template, self.settings.template_language
-            )
+            message = messages.template_message(to, str(template), self.settings.template_language)
         try:
             channel_message_id = await self.client.send(message)
         except GraphApiError as error:
             return _refusal(error)
-        answer = {"status": "sent", "channel_message_id": channel_message_id}
+        answer: dict[str, object] = {"status": "sent", "channel_message_id": channel_message_id}
         if not inside:
             answer |= {
                 "template": True,
@@ -85,14 +67,11 @@ class Deliverer:
         return response.json(answer)
 
     async def _last_customer_message(self, request: Request, wa_id: str) -> float | None:
-        """From our own record of inbound messages, else the tracker's last user event."""
+        """From our own record of inbound messages, else the tracker's last customer message."""
         at = await self.state.last_inbound(wa_id)
-        agent = getattr(request.app.ctx, "agent", None)
-        if at is not None or agent is None or agent.tracker_store is None:
+        if at is not None:
             return at
-        tracker = await agent.tracker_store.retrieve(wa_id)
-        user_events = [e for e in tracker.events if e.type_name == "user"] if tracker else []
-        return user_events[-1].timestamp if user_events else None
+        return await self.channel.last_customer_message_in_tracker(request.app, wa_id)
 
 
 def _when(last_wrote: float | None) -> str:
@@ -103,7 +82,7 @@ def _when(last_wrote: float | None) -> str:
 
 
 def _refusal(error: GraphApiError) -> HTTPResponse:
-    if error.outside_service_window:
+    if error.code == REENGAGEMENT_CODE:
         return deliver_error(
             422,
             "outside_service_window",

@@ -1,45 +1,45 @@
 """The WhatsApp Cloud API input channel (`connectors.whatsapp.WhatsAppInput`).
 
-Routes under /webhooks/whatsapp/: `GET /webhook` (Meta's verification handshake), `POST /webhook`
-(signed event batches: 200 at once, processed in the background), `POST /deliver` (agent and
-system lines from the handoff service) and `GET /` (health).
+Routes under /webhooks/whatsapp/ come from the shared Meta webhook base
+(`connectors.common.meta_webhook`): `GET /webhook` (verification), `POST /webhook` (signed event
+batches: 200 at once, processed in the background), `POST /deliver` (agent and system lines),
+`GET /media/<media_id>` (a customer's media file, for the handoff service) and `GET /` (health).
+Messages for another business number (`phone_number_id`) are logged and left alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.common.background import BackgroundTasks
-from connectors.common.deliver import deliver_error
-from connectors.common.deliveries import DeliveryLedger
-from connectors.common.limits import WEBHOOK_MAX_BYTES
+from connectors.common.deliver import DeliverRequest
+from connectors.common.graph import GraphApiError, MediaDownload
+from connectors.common.limits import MEDIA_MAX_BYTES
 from connectors.common.markers import mark_bot_text
-from connectors.common.pii import masked_messages
-from connectors.common.safe_json import JsonRejected, parse_json
-from connectors.common.seen import SeenMessages
-from connectors.common.signature import verify_meta_signature
+from connectors.common.meta_webhook import MalformedWebhook, MetaWebhookInput, OnNewMessage
 from connectors.common.status_report import (
     HandoffEndpoint,
     ReportingStatusSink,
     StatusReporter,
 )
 from connectors.whatsapp import messages
-from connectors.whatsapp.client import GraphApiError, WhatsAppClient
+from connectors.whatsapp.client import WhatsAppClient
 from connectors.whatsapp.delivery import Deliverer
 from connectors.whatsapp.output import WhatsAppOutput
 from connectors.whatsapp.parsing import (
     CHANNEL,
+    WEBHOOK_OBJECT,
     Handling,
     InboundMessage,
     StatusUpdate,
+    WhatsAppEvent,
     parse_webhook,
 )
 from connectors.whatsapp.settings import WhatsAppSettings
@@ -51,13 +51,10 @@ logger = logging.getLogger(__name__)
 
 UNSUPPORTED_REPLY = "Sorry, I can't read that kind of message yet; could you type it?"
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
-
-class WhatsAppInput(InputChannel):
-    @classmethod
-    def name(cls) -> str:
-        return CHANNEL
+class WhatsAppInput(MetaWebhookInput):
+    channel = CHANNEL
+    service = "WhatsApp"
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WhatsAppInput:
@@ -73,99 +70,74 @@ class WhatsAppInput(InputChannel):
     ) -> None:
         """`handoff`: where to report delivery statuses too (else they are only kept here)."""
         self.settings = settings
-        self.client = client or WhatsAppClient(
+        self.whatsapp = client or WhatsAppClient(
             settings.phone_number_id, settings.access_token, settings.graph_url
         )
+        super().__init__(settings, self.whatsapp)
         self.state = WhatsAppState(settings.state_path)
-        self.seen = SeenMessages(settings.state_path)
-        self.background = BackgroundTasks()
         self.status_sink: StatusSink = status_sink or self.state
         if status_sink is None and handoff is not None:
-            reporter = StatusReporter(handoff, self.background)
+            reporter = StatusReporter(handoff, self.tasks)
             self.status_sink = ReportingStatusSink(self.state, reporter, delivery_report)
+        self.deliverer = Deliverer(self.settings, self.whatsapp, self.state, self)
 
     def get_output_channel(self) -> WhatsAppOutput:
-        return WhatsAppOutput(self.client, self.settings.bot_marker)
+        return WhatsAppOutput(self.whatsapp, self.settings.bot_marker, self.state)
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        on_new_message = masked_messages(on_new_message)
-        bp = Blueprint("whatsapp_cloud_api_webhook", __name__)
-        ledger = DeliveryLedger(self.settings.state_path, CHANNEL)
-        deliverer = Deliverer(self.settings, self.client, self.state, ledger)
+    def parse_events(self, payload: Any) -> Sequence[WhatsAppEvent]:
+        if not isinstance(payload, dict) or payload.get("object") != WEBHOOK_OBJECT:
+            raise MalformedWebhook(f'expected a JSON object with "object": "{WEBHOOK_OBJECT}"')
+        return parse_webhook(payload).events()
 
-        @bp.get("/")
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+    def event_id(self, event: Any) -> str | None:
+        return event.message_id if isinstance(event, InboundMessage) else None
 
-        @bp.get("/webhook")
-        async def verify(request: Request) -> HTTPResponse:
-            args = request.args
-            if (
-                args.get("hub.mode") == "subscribe"
-                and args.get("hub.verify_token") == self.settings.verify_token
-                and args.get("hub.challenge")
-            ):
-                return response.text(args.get("hub.challenge"))
-            return response.text("Verification failed", status=403)
+    async def handle_event(self, event: Any, on_new_message: OnNewMessage, app: Sanic) -> None:
+        if isinstance(event, StatusUpdate):
+            await self._status(event)
+        elif isinstance(event, InboundMessage):
+            await self._message(event, on_new_message)
 
-        @bp.post("/webhook")
-        async def receive(request: Request) -> HTTPResponse:
-            raw = request.body or b""
-            signature = request.headers.get("X-Hub-Signature-256")
-            if not verify_meta_signature(raw, signature, self.settings.app_secret):
-                return response.json(
-                    {"error": "invalid_signature", "message": "X-Hub-Signature-256 is wrong."},
-                    status=403,
-                )
-            try:
-                payload = parse_json(raw, max_bytes=WEBHOOK_MAX_BYTES)
-            except JsonRejected as error:
-                return deliver_error(error.http_status, error.reason, error.message)
-            if not isinstance(payload, dict):
-                return deliver_error(400, "malformed_json", "The body is not a JSON object.")
-            self.background.spawn(self.process(payload, on_new_message))
-            return response.json({"status": "received"})
+    async def send_delivery(self, request: Request, req: DeliverRequest) -> HTTPResponse:
+        return await self.deliverer.send(request, req)
 
-        @bp.post("/deliver")
-        async def deliver(request: Request) -> HTTPResponse:
-            return await deliverer.handle(request)
+    async def open_media(self, media_id: str) -> MediaDownload:
+        return await self.whatsapp.media(media_id, MEDIA_MAX_BYTES)
 
-        return bp
+    async def _status(self, update: StatusUpdate) -> None:
+        if update.recipient_id:  # a customer who changed number: their conversation
+            conversation = await self.state.conversation_for(update.recipient_id)
+            update = dataclasses.replace(update, recipient_id=conversation)
+        await self.status_sink.record(update)
 
-    async def process(self, payload: dict[str, Any], on_new_message: OnNewMessage) -> None:
-        """Handle every status and message of a webhook batch, each message once ever."""
-        batch = parse_webhook(payload)
-        for status in batch.statuses:
-            await self.status_sink.record(status)
-        for message in batch.messages:
-            if not await self.seen.first_time(CHANNEL, message.message_id):
-                logger.info("WhatsApp message %s already handled", message.message_id)
-                continue
-            await self.state.record_inbound(message.wa_id, message.timestamp or time.time())
-            try:
-                await self._handle(message, on_new_message)
-            except Exception:  # one bad turn must not drop the rest of the batch
-                logger.exception("WhatsApp message %s could not be handled", message.message_id)
-
-    async def _handle(self, message: InboundMessage, on_new_message: OnNewMessage) -> None:
-        if message.handling is Handling.IGNORED:
+    async def _message(self, message: InboundMessage, on_new_message: OnNewMessage) -> None:
+        ours = self.settings.phone_number_id
+        if message.phone_number_id != ours:
+            logger.warning(
+                "WhatsApp message %s is for business number %s, not ours (%s): ignored",
+                message.message_id,
+                message.phone_number_id,
+                ours,
+            )
             return
+        conversation = await self.state.conversation_for(message.wa_id)
+        sent_at = message.timestamp or time.time()
+        if message.new_wa_id:
+            await self.state.adopt_number(conversation, message.new_wa_id, sent_at)
+            logger.info("WhatsApp conversation %s now writes to a new number", conversation)
+        await self.state.record_inbound(conversation, sent_at)
         if message.handling is Handling.UNSUPPORTED:
             text = mark_bot_text(UNSUPPORTED_REPLY, self.settings.bot_marker)
             try:
-                await self.client.send(messages.text_message(message.wa_id, text))
+                await self.whatsapp.send(messages.text_message(message.wa_id, text))
             except GraphApiError as error:
                 logger.error("Could not ask %s to type instead: %s", message.wa_id, error)
             return
+        metadata = message.rasa_metadata()
+        if message.new_wa_id:
+            metadata["new_wa_id"] = message.new_wa_id
         await on_new_message(
-            UserMessage(
-                text=message.text,
-                output_channel=self.get_output_channel(),
-                sender_id=message.wa_id,
-                input_channel=CHANNEL,
-                message_id=message.message_id,
-                metadata=message.rasa_metadata(),
-            )
+            self.user_message(message.text, conversation, message.message_id, metadata)
         )
 
 

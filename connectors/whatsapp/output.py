@@ -7,10 +7,12 @@ from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 
+from connectors.common.graph import GraphApiError
 from connectors.common.markers import author_of, mark_bot_text
 from connectors.whatsapp import messages
-from connectors.whatsapp.client import GraphApiError, WhatsAppClient
+from connectors.whatsapp.client import WhatsAppClient
 from connectors.whatsapp.parsing import CHANNEL
+from connectors.whatsapp.state import WhatsAppState
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +22,14 @@ class WhatsAppOutput(OutputChannel):
     def name(cls) -> str:
         return CHANNEL
 
-    def __init__(self, client: WhatsAppClient, bot_marker: str | None) -> None:
+    def __init__(
+        self, client: WhatsAppClient, bot_marker: str | None, state: WhatsAppState | None = None
+    ) -> None:
+        """`state`: where a customer's changed number is found (the conversation keeps the
+        first number as its id)."""
         self.client = client
         self.bot_marker = bot_marker
+        self.state = state
 
     def _marked(self, text: str, kwargs: dict[str, Any]) -> str:
         # Lines Rasa sends on behalf of an agent (metadata author_type) carry no bot marker.
@@ -31,6 +38,8 @@ class WhatsAppOutput(OutputChannel):
     async def _send(self, message: dict[str, Any]) -> None:
         # A failed send must not abort the bot's turn (the tracker would not be saved);
         # Meta also reports asynchronous failures through status webhooks.
+        if self.state is not None and isinstance(message.get("to"), str):
+            message = {**message, "to": await self.state.address_of(message["to"])}
         try:
             await self.client.send(message)
         except GraphApiError as error:

@@ -9,8 +9,8 @@ from typing import Any
 from rasa.shared.exceptions import RasaException
 
 from connectors.common.deliver import DEFAULT_BRAND
+from connectors.common.graph import DEFAULT_GRAPH_URL
 from connectors.common.markers import DEFAULT_BOT_MARKER
-from connectors.whatsapp.client import DEFAULT_GRAPH_URL
 
 REQUIRED_KEYS = ("verify_token", "app_secret", "access_token", "phone_number_id", "deliver_token")
 DEFAULT_STATE_PATH = Path("var/connectors.sqlite3")
@@ -44,7 +44,7 @@ class WhatsAppSettings:
                     f"The WhatsApp channel needs '{key}' in credentials.yml "
                     f"(under connectors.whatsapp.WhatsAppInput), e.g. from an environment variable."
                 )
-        optional = {
+        optional: dict[str, Any] = {
             key: credentials[key]
             for key in ("graph_url", "template_name", "template_language", "brand")
             if credentials.get(key)
@@ -53,4 +53,5 @@ class WhatsAppSettings:
             optional["bot_marker"] = str(credentials["bot_marker"])
         if credentials.get("state_path"):
             optional["state_path"] = Path(credentials["state_path"])
-        return cls(**{key: str(credentials[key]) for key in REQUIRED_KEYS}, **optional)
+        required: dict[str, Any] = {key: str(credentials[key]) for key in REQUIRED_KEYS}
+        return cls(**required, **optional)

@@ -1,7 +1,9 @@
 """The WhatsApp connector's own state, in the same SQLite file as SeenMessages.
 
 - when each customer last wrote (the 24-hour customer service window),
-- delivery statuses of messages we sent (`StatusSink`; also reported to the handoff service).
+- delivery statuses of messages we sent (`StatusSink`; also reported to the handoff service),
+- customers' number changes: the conversation (Rasa sender id, the first number) keeps its id,
+  messages from the new number join it and replies go to the new number.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from connectors.common import sqlite
 from connectors.whatsapp.parsing import StatusUpdate
@@ -24,6 +26,8 @@ _SCHEMA = (
         message_id TEXT NOT NULL, status TEXT NOT NULL, recipient_id TEXT,
         timestamp REAL NOT NULL, error_code INTEGER, error_title TEXT,
         PRIMARY KEY (message_id, status))""",
+    """CREATE TABLE IF NOT EXISTS whatsapp_numbers (
+        wa_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, changed_at REAL NOT NULL)""",
 )
 
 
@@ -35,8 +39,8 @@ class WhatsAppState:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    async def _run(self, sql: str, params: tuple = ()) -> list[tuple]:
-        def work(conn: sqlite3.Connection) -> list[tuple]:
+    async def _run(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        def work(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             for statement in _SCHEMA:
                 conn.execute(statement)
             return conn.execute(sql, params).fetchall()
@@ -53,6 +57,30 @@ class WhatsAppState:
     async def last_inbound(self, wa_id: str) -> float | None:
         rows = await self._run("SELECT at FROM whatsapp_last_inbound WHERE wa_id = ?", (wa_id,))
         return rows[0][0] if rows else None
+
+    async def conversation_for(self, wa_id: str) -> str:
+        """The conversation a number writes in: its own, unless it is a customer's new number."""
+        rows = await self._run(
+            "SELECT conversation_id FROM whatsapp_numbers WHERE wa_id = ?", (wa_id,)
+        )
+        return str(rows[0][0]) if rows else wa_id
+
+    async def address_of(self, conversation_id: str) -> str:
+        """The number to write to for a conversation: the latest one its customer adopted."""
+        rows = await self._run(
+            "SELECT wa_id FROM whatsapp_numbers WHERE conversation_id = ? "
+            "ORDER BY changed_at DESC LIMIT 1",
+            (conversation_id,),
+        )
+        return str(rows[0][0]) if rows else conversation_id
+
+    async def adopt_number(self, conversation_id: str, new_wa_id: str, at: float) -> None:
+        await self._run(
+            "INSERT INTO whatsapp_numbers (wa_id, conversation_id, changed_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (wa_id) DO UPDATE SET conversation_id = excluded.conversation_id, "
+            "changed_at = excluded.changed_at",
+            (new_wa_id, conversation_id, at),
+        )
 
     async def record(self, update: StatusUpdate) -> None:
         """`StatusSink`: keeps each status of a message once (Meta retries webhooks)."""

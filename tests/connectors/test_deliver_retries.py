@@ -24,7 +24,6 @@ from rasa.shared.core.events import BotUttered
 
 from connectors.common import deliver as deliver_module
 from connectors.messenger import MessengerInput
-from connectors.simulator.graph_api import GraphApiStandIn
 from connectors.whatsapp import WhatsAppInput
 from handoff.delivery import Delivery, DeliveryClient
 from handoff.http import RetryPolicy
@@ -34,6 +33,7 @@ from tests.connectors.test_messenger_channel import credentials as messenger_cre
 from tests.connectors.test_messenger_client import TOKEN as MESSENGER_TOKEN
 from tests.connectors.test_whatsapp_channel import WA_ID
 from tests.connectors.test_whatsapp_channel import settings as whatsapp_settings
+from tools.simulator.graph_api import GraphApiStandIn
 
 DELIVER_TOKEN = "deliver-secret"
 SLOW_SECONDS = 1.0

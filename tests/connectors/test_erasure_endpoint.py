@@ -142,6 +142,10 @@ async def test_one_customer_is_erased_from_every_store_and_nobody_else(bot: Bot)
         "whatsapp_statuses": 2,
         "deliveries": 2,
         "messenger_conversations": 1,
+        # tables of this customer's number changes, attachments and name: none were written
+        "whatsapp_numbers": 0,
+        "messenger_media": 0,
+        "messenger_profiles": 0,
     }
     assert await bot.agent.tracker_store.retrieve(ANA) is None
 
@@ -221,6 +225,8 @@ def test_the_shipped_credentials_mount_the_erasure_endpoint(monkeypatch, tmp_pat
     monkeypatch.setenv("GRAPH_API_URL", "http://127.0.0.1:9/v21.0")
     monkeypatch.setenv("CONNECTORS_STATE_DB", str(tmp_path / "connectors.sqlite3"))
     monkeypatch.setenv("HANDOFF_OUTBOX_PATH", str(tmp_path / "outbox.sqlite3"))
+    monkeypatch.setenv("HANDOFF_URL", "")  # statuses stay local
+    monkeypatch.setenv("HANDOFF_API_TOKEN", "")
     channels = create_http_input_channels(None, str(ROOT / "bot/credentials.yml"))
     [erasure] = [c for c in channels if isinstance(c, ErasureInput)]
     assert erasure.token == CHANNEL_SECRETS["ERASURE_TOKEN"]

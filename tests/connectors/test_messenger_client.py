@@ -1,7 +1,7 @@
 """The Send API client and the Rasa output channel against the local Graph API stand-in.
 
 `messenger_graph` adds the Send API route (``POST /<version>/me/messages``) to the shared
-stand-in (connectors/simulator/graph_api.py); the channel tests use it too.
+stand-in (tools/simulator/graph_api.py); the channel tests use it too.
 """
 
 from __future__ import annotations
@@ -13,14 +13,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from connectors.messenger.client import (
-    MessengerClient,
-    MessengerSendError,
-    quick_replies,
-    split_text,
-)
+from connectors.common.graph import GraphApiError
+from connectors.messenger.client import MessengerClient, quick_replies, split_text
 from connectors.messenger.output import MessengerOutput
-from connectors.simulator.graph_api import GraphApiStandIn, GraphError
+from tools.simulator.graph_api import GraphApiStandIn, GraphError
 
 TOKEN = "page-token"
 PSID = "6543210987654321"
@@ -113,21 +109,22 @@ async def test_the_typing_indicator_is_a_sender_action(graph: Any) -> None:
 async def test_a_graph_error_carries_metas_message(graph: Any) -> None:
     stand_in, client = graph
     stand_in.fail_next(UNAVAILABLE)
-    with pytest.raises(MessengerSendError) as raised:
+    with pytest.raises(GraphApiError) as raised:
         await client.send_text(PSID, "hi")
-    assert raised.value.status == 400
-    assert not raised.value.retryable
-    assert "isn't available" in raised.value.message
+    assert (raised.value.http_status, raised.value.code) == (400, 551)
+    assert not raised.value.transient
+    assert "isn't available" in raised.value.title
+    assert len(stand_in.requests) == 1  # refused: not retried
 
 
 async def test_an_unreachable_graph_is_a_retryable_error_without_the_token() -> None:
     async with messenger_graph() as stand_in:
         pass  # the server is gone now: its port refuses connections
-    client = MessengerClient(TOKEN, stand_in.url + "/v21.0")
-    with pytest.raises(MessengerSendError) as raised:
+    client = MessengerClient(TOKEN, stand_in.url + "/v21.0", attempts=2, backoff_seconds=0)
+    with pytest.raises(GraphApiError) as raised:
         await client.send_text(PSID, "hi")
     await client.close()
-    assert raised.value.retryable
+    assert raised.value.transient
     assert TOKEN not in str(raised.value)
 
 

@@ -24,10 +24,10 @@ from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 
+from connectors.common.attachments import attachment
 from connectors.common.pii import load_rules, main, mask_message, masked_messages
 from connectors.common.signature import sign_meta_payload
 from connectors.messenger import MessengerInput
-from connectors.simulator.graph_api import GraphApiStandIn
 from connectors.webchat import WebChatInput
 from connectors.whatsapp import WhatsAppInput
 from contracts.pii import PiiConfigError
@@ -37,6 +37,7 @@ from tests.connectors.test_messenger_channel import SECRET, credentials, text_fr
 from tests.connectors.test_messenger_client import messenger_graph
 from tests.connectors.test_webchat_channel import Tab
 from tests.connectors.test_whatsapp_channel import APP_SECRET, FIXTURES, settings
+from tools.simulator.graph_api import GraphApiStandIn
 
 TYPED = "card 4242 4242 4242 4242, my password is Hunter2!x and ssn 123-45-6789"
 MASKED = "card [card ending 4242], my password is [password] and ssn [national id]"
@@ -97,7 +98,7 @@ async def test_whatsapp_tracker_and_event_stream_only_get_the_masked_text(
             headers = {"X-Hub-Signature-256": sign_meta_payload(body, APP_SECRET)}
             async with http.post(f"{url}/webhooks/whatsapp/webhook", data=body, headers=headers):
                 pass
-            await channel.background.wait_idle()
+            await channel.tasks.wait_idle()
 
     assert [m.text for m in bot.received] == [MASKED]
     tracker = await bot.agent.tracker_store.retrieve(bot.received[0].sender_id)
@@ -160,7 +161,7 @@ async def test_messenger_masks_the_text_and_a_failing_turn_logs_no_customer_text
                 await channel.tasks.wait_idle()
 
     assert [m.text for m in received] == [MASKED]
-    assert "Messenger event failed" in caplog.text
+    assert "Messenger event m_pii could not be handled" in caplog.text
     for raw in RAW_PARTS:
         assert raw not in caplog.text
 
@@ -171,7 +172,8 @@ def test_metadata_texts_a_customer_wrote_are_masked_too() -> None:
         text="4242424242424242",
         metadata={
             "display_text": "pw: secret1",
-            "media": {"type": "image", "caption": "4242424242424242"},
+            "attachments": [attachment("image", caption="4242424242424242", media_id="42")],
+            "form_response": {"name": "flow", "answers": {"card": "4242424242424242", "n": 2}},
             "wa_id": "4242424242424242",  # ids are not customer text: left as they are
         },
     )
@@ -179,7 +181,8 @@ def test_metadata_texts_a_customer_wrote_are_masked_too() -> None:
     assert masked.text == "[card ending 4242]"
     assert masked.metadata == {
         "display_text": "pw: [password]",
-        "media": {"type": "image", "caption": "[card ending 4242]"},
+        "attachments": [attachment("image", caption="[card ending 4242]", media_id="42")],
+        "form_response": {"name": "flow", "answers": {"card": "[card ending 4242]", "n": 2}},
         "wa_id": "4242424242424242",
     }
 

@@ -20,14 +20,14 @@ from rasa.core.channels.channel import UserMessage
 from connectors.messenger import MessengerInput
 from connectors.messenger import parsing as messenger_parsing
 from connectors.messenger.client import MessengerClient
-from connectors.simulator import cli, payloads
-from connectors.simulator.outbox import author_of_line, read_records, sent_message
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp import messages as whatsapp_messages
 from connectors.whatsapp import parsing as whatsapp_parsing
 from connectors.whatsapp.client import GraphApiError, WhatsAppClient
 from connectors.whatsapp.settings import WhatsAppSettings
 from tests.connectors import sanic_app, serving
+from tools.simulator import cli, payloads
+from tools.simulator.outbox import author_of_line, read_records, sent_message
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 DELIVER_TOKEN = "deliver-secret"
@@ -109,13 +109,13 @@ def test_messenger_payloads_are_exactly_what_meta_sends(name: str) -> None:
             payloads.whatsapp_image(SHEENA, "1003383421387256", caption="Red light"),
             "image",
             "Red light",
-            {"media": {"type": "image", "id": "1003383421387256"}},
+            {"attachments": {"kind": "image", "media_id": "1003383421387256"}},
         ),
         (
             payloads.whatsapp_location(SHEENA, 52.52, 13.40, name="Home", address="Berlin"),
             "location",
-            "[location: Home, Berlin]",
-            {"location": {"latitude": 52.52, "longitude": 13.40}},
+            '/shared_attachment{"attachment_kind": "location"}',
+            {"attachments": {"latitude": 52.52, "longitude": 13.40, "name": "Home"}},
         ),
     ],
     ids=["text", "button", "list", "image", "location"],
@@ -132,7 +132,8 @@ def test_whatsapp_messages_reach_the_bot_as_the_parser_reads_them(
     assert (message.wa_id, message.profile_name) == ("16505551234", "Sheena Nelson")
     metadata = message.rasa_metadata()
     for key, expected in detail.items():
-        assert expected.items() <= metadata[key].items()
+        found = metadata[key][0] if key == "attachments" else metadata[key]
+        assert expected.items() <= found.items()
 
 
 @pytest.mark.parametrize("status", ["sent", "delivered", "read", "failed"])
@@ -166,7 +167,7 @@ def test_a_whatsapp_status_is_parsed_for_the_sent_message(status: str) -> None:
         (
             payloads.messenger_attachment(MESSENGER_CUSTOMER, "image", "https://x.test/a.jpg"),
             "attachments",
-            "",
+            '/shared_attachment{"attachment_kind": "image"}',
             None,
         ),
     ],

@@ -23,7 +23,6 @@ from connectors.common.status_report import (
     StatusReportConfigError,
 )
 from connectors.messenger import MessengerInput
-from connectors.simulator.graph_api import GraphApiStandIn
 from connectors.whatsapp import WhatsAppInput
 from harness.web import serving_app
 from tests.connectors import sanic_app, serving
@@ -32,6 +31,7 @@ from tests.connectors.test_messenger_channel import credentials as messenger_cre
 from tests.connectors.test_messenger_channel import fixture as messenger_fixture
 from tests.connectors.test_messenger_client import messenger_graph
 from tests.connectors.test_whatsapp_channel import WA_ID, Bench, fixture_bytes, mount, settings
+from tools.simulator.graph_api import GraphApiStandIn
 
 HANDOFF_TOKEN = "handoff-service-token"
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJBQkNERUYxMjM0NTY3ODkwAA=="
@@ -225,3 +225,29 @@ async def test_a_messenger_read_watermark_alone_is_kept_locally_not_reported(
         status = await harness.channel.state.delivery_status(PSID)
     assert handoff.bodies == []
     assert status.read_until_ms == 1732352761253
+
+
+def test_the_shipped_credentials_report_statuses_to_the_handoff_service(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Under `make run` (scripts/run.sh exports HANDOFF_URL and HANDOFF_API_TOKEN) statuses and
+    read receipts of both Meta channels reach the agent."""
+    from rasa.core.run import create_http_input_channels
+
+    from harness.stack import CHANNEL_SECRETS, ROOT
+
+    for name, value in CHANNEL_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GRAPH_API_URL", "http://127.0.0.1:9/v21.0")
+    monkeypatch.setenv("CONNECTORS_STATE_DB", str(tmp_path / "connectors.sqlite3"))
+    monkeypatch.setenv("HANDOFF_OUTBOX_PATH", str(tmp_path / "outbox.sqlite3"))
+    monkeypatch.setenv("HANDOFF_URL", "http://127.0.0.1:8000")
+    monkeypatch.setenv("HANDOFF_API_TOKEN", HANDOFF_TOKEN)
+    channels = create_http_input_channels(None, str(ROOT / "bot/credentials.yml"))
+    [whatsapp] = [c for c in channels if isinstance(c, WhatsAppInput)]
+    [messenger] = [c for c in channels if isinstance(c, MessengerInput)]
+    assert isinstance(whatsapp.status_sink, ReportingStatusSink)
+    for endpoint in (whatsapp.status_sink.reporter.endpoint, messenger.settings.handoff):
+        assert endpoint is not None
+        assert endpoint.deliveries_url == "http://127.0.0.1:8000/api/v1/deliveries"
+        assert endpoint.token == HANDOFF_TOKEN

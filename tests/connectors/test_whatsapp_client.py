@@ -2,10 +2,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.simulator.graph_api import RATE_LIMITED, UNDELIVERABLE, GraphApiStandIn
 from connectors.whatsapp import messages
 from connectors.whatsapp.client import GraphApiError, WhatsAppClient
 from connectors.whatsapp.output import WhatsAppOutput
+from tools.simulator.graph_api import RATE_LIMITED, UNDELIVERABLE, GraphApiStandIn
 
 PHONE_NUMBER_ID = "106540352242922"
 WA_ID = "16505551234"

@@ -13,10 +13,10 @@ from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from connectors.simulator.graph_api import RATE_LIMITED, UNDELIVERABLE, GraphApiStandIn
 from connectors.whatsapp import WhatsAppInput
 from tests.connectors import serving
 from tests.connectors.test_whatsapp_channel import WA_ID, Bench, fixture_bytes, mount, settings
+from tools.simulator.graph_api import RATE_LIMITED, UNDELIVERABLE, GraphApiStandIn
 
 DELIVER_TOKEN = "deliver-secret"
 HOUR = 3600
@@ -186,7 +186,7 @@ async def test_a_lasting_rate_limit_is_502_so_the_handoff_service_retries(open_d
     ("body", "token", "status"),
     [
         (line(), "wrong", 401),
-        (line(channel="messenger"), DELIVER_TOKEN, 400),
+        (line(channel="messenger"), DELIVER_TOKEN, 422),  # wrong_channel, as every channel
         (line(text=""), DELIVER_TOKEN, 400),
     ],
     ids=["wrong-token", "other-channel", "empty-text"],
@@ -203,7 +203,28 @@ async def test_refused_requests_send_nothing(open_desk, body, token, status) -> 
 async def test_without_our_own_record_the_trackers_last_user_message_counts(open_desk) -> None:
     async with open_desk() as desk:
         tracker = await desk.agent.tracker_store.get_or_create_tracker(WA_ID)
-        tracker.update(UserUttered("hello", timestamp=time.time() - 2 * HOUR))
+        tracker.update(
+            UserUttered("hello", timestamp=time.time() - 2 * HOUR, input_channel="whatsapp")
+        )
         await desk.agent.tracker_store.save(tracker)
         status, _ = await desk.send(line())
         assert status == 200
+
+
+async def test_an_intent_triggered_through_rasas_api_is_not_the_customer_writing(
+    open_desk,
+) -> None:
+    """Return to bot triggers `handoff_ended` through Rasa's API: a user event with the latest
+    input channel (whatsapp) but `is_external`; it must not reopen the 24-hour window."""
+    async with open_desk() as desk:
+        tracker = await desk.agent.tracker_store.get_or_create_tracker(WA_ID)
+        tracker.update(
+            UserUttered("hello", timestamp=time.time() - 30 * HOUR, input_channel="whatsapp")
+        )
+        external = UserUttered.create_external("handoff_ended", input_channel="whatsapp")
+        external.timestamp = time.time() - 60
+        tracker.update(external)
+        await desk.agent.tracker_store.save(tracker)
+        status, answer = await desk.send(line())
+        assert (status, answer["error"]) == (422, "outside_service_window")
+        assert desk.graph.sent == []

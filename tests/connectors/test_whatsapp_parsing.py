@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from connectors.common.attachments import attachment, contact_card
 from connectors.whatsapp.parsing import Handling, parse_webhook
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "whatsapp"
@@ -44,15 +45,17 @@ def fixture(name: str) -> dict[str, Any]:
         ),
         (
             "image",
-            "The hub's light is blinking red",
+            "The hub's light is blinking red",  # the caption is what the customer wrote
             Handling.BOT,
             {
-                "media": {
-                    "type": "image",
-                    "id": "1003383421387256",
-                    "mime_type": "image/jpeg",
-                    "caption": "The hub's light is blinking red",
-                }
+                "attachments": [
+                    attachment(
+                        "image",
+                        media_id="1003383421387256",
+                        mime_type="image/jpeg",
+                        caption="The hub's light is blinking red",
+                    )
+                ]
             },
         ),
         (
@@ -60,77 +63,80 @@ def fixture(name: str) -> dict[str, Any]:
             "My invoice",
             Handling.BOT,
             {
-                "media": {
-                    "type": "document",
-                    "id": "2194563718321437",
-                    "mime_type": "application/pdf",
-                    "caption": "My invoice",
-                    "filename": "invoice-482913.pdf",
-                }
+                "attachments": [
+                    attachment(
+                        "file",
+                        media_id="2194563718321437",
+                        mime_type="application/pdf",
+                        caption="My invoice",
+                        filename="invoice-482913.pdf",
+                    )
+                ]
             },
         ),
+        # no caption: the attachment itself, never a placeholder text to classify
         (
             "audio",
-            "[audio]",
+            '/shared_attachment{"attachment_kind": "voice"}',  # a voice note (`voice: true`)
             Handling.BOT,
             {
-                "media": {
-                    "type": "audio",
-                    "id": "1233658504651744",
-                    "mime_type": "audio/ogg; codecs=opus",
-                    "caption": None,
-                }
+                "attachments": [
+                    attachment(
+                        "voice", media_id="1233658504651744", mime_type="audio/ogg; codecs=opus"
+                    )
+                ]
             },
         ),
         (
             "video",
-            "[video]",
+            '/shared_attachment{"attachment_kind": "video"}',
             Handling.BOT,
             {
-                "media": {
-                    "type": "video",
-                    "id": "1684461732431066",
-                    "mime_type": "video/mp4",
-                    "caption": None,
-                }
+                "attachments": [
+                    attachment("video", media_id="1684461732431066", mime_type="video/mp4")
+                ]
             },
         ),
         (
             "sticker",
-            "[sticker]",
+            '/shared_attachment{"attachment_kind": "sticker"}',
             Handling.BOT,
             {
-                "media": {
-                    "type": "sticker",
-                    "id": "1233658504651745",
-                    "mime_type": "image/webp",
-                    "caption": None,
-                }
+                "attachments": [
+                    attachment("sticker", media_id="1233658504651745", mime_type="image/webp")
+                ]
             },
         ),
         (
             "location",
-            "[location: Philz Coffee, 1 Hacker Way, Menlo Park, CA 94025]",
+            '/shared_attachment{"attachment_kind": "location"}',
             Handling.BOT,
             {
-                "location": {
-                    "latitude": 37.483307,
-                    "longitude": -122.148403,
-                    "name": "Philz Coffee",
-                    "address": "1 Hacker Way, Menlo Park, CA 94025",
-                }
+                "attachments": [
+                    attachment(
+                        "location",
+                        latitude=37.483307,
+                        longitude=-122.148403,
+                        name="Philz Coffee",
+                        address="1 Hacker Way, Menlo Park, CA 94025",
+                        url="https://philzcoffee.com",
+                    )
+                ]
             },
         ),
         (
             "contacts",
-            "[contacts: Barbara J. Johnson]",
+            '/shared_attachment{"attachment_kind": "contact"}',
             Handling.BOT,
             {
-                "contacts": [
-                    {
-                        "name": "Barbara J. Johnson",
-                        "phones": [{"phone": "+1 (650) 555-1234", "wa_id": "16505551234"}],
-                    }
+                "attachments": [
+                    attachment(
+                        "contact",
+                        name="Barbara J. Johnson",
+                        contact=contact_card(
+                            "Barbara J. Johnson", ["+1 (650) 555-1234"], ["bjohnson@example.com"]
+                        ),
+                    )
                 ]
             },
         ),
@@ -152,9 +158,10 @@ def test_each_inbound_type(
     assert kept == details
 
 
-def test_reactions_are_ignored() -> None:
+def test_a_reaction_is_a_reaction_not_text() -> None:
     [message] = parse_webhook(fixture("reaction")).messages
-    assert message.handling is Handling.IGNORED
+    assert (message.text, message.handling) == ("/reacted", Handling.BOT)
+    assert set(message.details["reaction"]) == {"message_id", "emoji"}
 
 
 def test_replies_keep_the_message_they_answer() -> None:
@@ -173,7 +180,8 @@ def test_rasa_metadata_names_the_channel_and_the_sender() -> None:
     assert metadata["profile_name"] == "Sheena Nelson"
     assert metadata["message_id"] == message.message_id
     assert metadata["timestamp"] == 1749416383.0
-    assert metadata["media"]["id"] == "1003383421387256"
+    assert metadata["customer_name"] == "Sheena Nelson"
+    assert metadata["attachments"][0]["media_id"] == "1003383421387256"
 
 
 @pytest.mark.parametrize(

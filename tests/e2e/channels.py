@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import aiohttp
 
 from connectors.common.signature import sign_meta_payload
-from connectors.simulator import payloads
-from connectors.simulator.graph_api import GraphApiStandIn
 from harness.stack import CHANNEL_SECRETS
+from tools.simulator import payloads
+from tools.simulator.graph_api import GraphApiStandIn
 
 T = TypeVar("T")
 REPLY_SECONDS = 60.0  # a bot turn on a busy 2-core machine, action server included

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from connectors.simulator.graph_api import GraphApiStandIn
 from harness.processes import Process, free_port
 from harness.stack import (
     MODEL,
@@ -22,6 +21,7 @@ from harness.stack import (
 )
 from tests.e2e.channels import LoopThread
 from tests.e2e.clients import Conversation, IntakeThread
+from tools.simulator.graph_api import GraphApiStandIn
 
 __all__ = ["MODEL", "rules_file"]  # benchmarks/connectors_turn.py imports them from here
 
@@ -113,7 +113,15 @@ def product(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[P
         for process in (
             handoff_service(env, workdir),
             action_server(action_port, workdir, handoff_url, rules),
-            rasa_server(rasa_port, action_port, workdir, model, graph_url=f"{graph.url}/v21.0"),
+            rasa_server(
+                rasa_port,
+                action_port,
+                workdir,
+                model,
+                graph_url=f"{graph.url}/v21.0",
+                handoff_url=handoff_url,
+                handoff_token="test-token",
+            ),
         ):
             processes.append(process)
             process.start()

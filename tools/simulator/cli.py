@@ -1,4 +1,4 @@
-"""`python -m connectors.simulator`: talk to the bot as a WhatsApp or Messenger customer.
+"""`python -m tools.simulator`: talk to the bot as a WhatsApp or Messenger customer.
 
 - ``serve``: the Graph API stand-in the connectors send to (GRAPH_API_URL), recording to JSONL.
 - ``whatsapp TEXT`` / ``messenger TEXT``: a real webhook body, signed with the app secret as
@@ -26,9 +26,9 @@ from typing import Any
 import aiohttp
 
 from connectors.common.signature import sign_meta_payload
-from connectors.simulator import payloads
-from connectors.simulator.graph_api import GraphApiStandIn
-from connectors.simulator.outbox import end_of, read_records, sent_message
+from tools.simulator import payloads
+from tools.simulator.graph_api import GraphApiStandIn
+from tools.simulator.outbox import end_of, read_records, sent_message
 
 DEFAULT_PORT = 5077
 DEFAULT_OUTBOX = Path("var/simulator-outbox.jsonl")
@@ -75,12 +75,14 @@ class Settings:
 
 
 def build_stand_in(env: Mapping[str, str], record_path: Path | None) -> GraphApiStandIn:
-    """The stand-in `serve` runs: it accepts the configured access tokens, or any if none is."""
+    """The stand-in `serve` runs: it accepts the configured access tokens, or any if none is,
+    and serves a generated picture for any media id a simulated customer sent."""
     tokens = [env[name] for name in ACCESS_TOKEN_ENVS if env.get(name)]
     return GraphApiStandIn(
         access_token=tokens[0] if tokens else None,
         other_access_tokens=tokens[1:],
         record_path=record_path,
+        placeholder_media=True,
     )
 
 
@@ -175,7 +177,7 @@ async def post_and_show(
     if not shown:
         print(
             f"(no reply recorded in {args.outbox} within {args.wait:g} s; later replies: "
-            f"python -m connectors.simulator watch)"
+            f"python -m tools.simulator watch)"
         )
     return 0
 
@@ -255,7 +257,7 @@ def _coordinates(value: str) -> tuple[float, float]:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="python -m connectors.simulator",
+        prog="python -m tools.simulator",
         description="Try WhatsApp and Messenger conversations locally (docs/channel-simulator.md).",
     )
     root.add_argument(

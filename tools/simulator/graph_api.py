@@ -1,12 +1,15 @@
 """A local stand-in for Meta's Graph API (aiohttp on 127.0.0.1), for tests and the simulator.
 
 Built-in routes: WhatsApp's `POST /{version}/{phone_number_id}/messages` and Messenger's Send
-API `POST /{version}/me/messages`, answering as Meta does. Every request is kept in `requests`
-and, with `record_path`, appended as one JSON line to that file, so another process (the
-simulator CLI) can read what the bot and the agents sent. The access token is checked (bearer
-header or `access_token` query, as the Graph API accepts both); the next requests can be failed
-with scripted Graph errors; WhatsApp's 24-hour customer service window can be enforced; with
-`reply_delay_seconds` every answer comes that much later (a slow Graph API).
+API `POST /{version}/me/messages`, answering as Meta does; `GET /{version}/{id}` (a WhatsApp
+media id's download URL, a Messenger user's profile name) and the media downloads themselves
+(`add_media`; with `placeholder_media` every media id is a generated picture). Every request is
+kept in `requests` and, with `record_path`, appended as one JSON line to that file, so another
+process (the simulator CLI) can read what the bot and the agents sent. The access token is
+checked (bearer header or `access_token` query, as the Graph API accepts both); the next
+requests can be failed with scripted Graph errors; WhatsApp's 24-hour customer service window
+can be enforced; with `reply_delay_seconds` every answer comes that much later (a slow Graph
+API).
 
 Routes are pluggable: a route is a method, an aiohttp path pattern and a handler that gets the
 request and its JSON body and returns the success JSON. A route with the method and path of a
@@ -38,6 +41,9 @@ RouteHandler = Callable[[web.Request, Any], Awaitable[dict[str, Any]]]
 Route = tuple[str, str, RouteHandler]
 SERVICE_WINDOW_SECONDS = 24 * 3600
 WHATSAPP_MESSAGES_PATH = "/{version}/{phone_number_id}/messages"
+NODE_PATH = "/{version}/{node_id}"
+MEDIA_DOWNLOAD_PATH = "/whatsapp-media/{media_id}"
+CDN_PATH = "/cdn/{media_id}"
 MESSENGER_SEND_PATH = "/{version}/me/messages"
 
 
@@ -77,6 +83,7 @@ UNDELIVERABLE = GraphError(
     400, 131026, "Message undeliverable", "Unable to deliver message to this recipient."
 )
 INVALID_TOKEN = GraphError(401, 190, "Invalid OAuth access token.")
+UNKNOWN_NODE = GraphError(400, 100, "Unsupported get request: the object does not exist.")
 
 
 class GraphErrorRaised(Exception):
@@ -106,6 +113,11 @@ class GraphApiStandIn:
     record_path: Path | None = None
     other_access_tokens: Collection[str] = ()
     reply_delay_seconds: float = 0.0
+    # Media files customers "sent" (`add_media`); with `placeholder_media` any other media id is
+    # served as a small generated picture (the CLI's `serve`, where any id may be sent).
+    placeholder_media: bool = False
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    profiles: dict[str, str] = field(default_factory=dict)  # Messenger PSID -> name
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
     _failures: list[GraphError] = field(default_factory=list)
@@ -124,6 +136,11 @@ class GraphApiStandIn:
     def customer_wrote(self, wa_id: str, at: float | None = None) -> None:
         """For `enforce_service_window`: when the customer last wrote to the business."""
         self._last_inbound[wa_id] = time.time() if at is None else at
+
+    def add_media(self, media_id: str, data: bytes, mime_type: str) -> str:
+        """A file a customer sent; returns its download URL (the CDN URL Messenger gives)."""
+        self.media[media_id] = (data, mime_type)
+        return f"{self.url}{CDN_PATH.format(media_id=media_id)}"
 
     def new_id(self, prefix: str = "wamid.") -> str:
         return f"{prefix}standin{next(self._ids)}"
@@ -157,6 +174,45 @@ class GraphApiStandIn:
             answer["message_id"] = self.new_id("m_")
         return answer
 
+    async def node(self, request: web.Request, body: Any) -> dict[str, Any]:
+        """`GET /{version}/{id}`: a WhatsApp media id's URL, or a Messenger user's profile."""
+        node_id = request.match_info["node_id"]
+        file = self._media_file(node_id)
+        if file is not None:
+            return {
+                "messaging_product": "whatsapp",
+                "id": node_id,
+                "url": f"{self.url}{MEDIA_DOWNLOAD_PATH.format(media_id=node_id)}",
+                "mime_type": file[1],
+                "file_size": len(file[0]),
+            }
+        if node_id in self.profiles:
+            return {"id": node_id, "name": self.profiles[node_id]}
+        raise GraphErrorRaised(UNKNOWN_NODE)
+
+    def _media_file(self, media_id: str) -> tuple[bytes, str] | None:
+        if media_id in self.media:
+            return self.media[media_id]
+        if self.placeholder_media:
+            return placeholder_picture(media_id), "image/svg+xml"
+        return None
+
+    def _download(self, authorized: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """The file itself: WhatsApp's media URL takes the access token, a CDN URL none."""
+
+        async def download(request: web.Request) -> web.Response:
+            self.requests.append(
+                Recorded(request.method, request.path, dict(request.headers), None)
+            )
+            if authorized and not self._accepts(self._token(request)):
+                return INVALID_TOKEN.response()
+            file = self._media_file(request.match_info["media_id"])
+            if file is None:
+                return web.Response(status=404, text="Not found")
+            return web.Response(body=file[0], content_type=file[1])
+
+        return download
+
     # --- server ------------------------------------------------------------------------------
     async def __aenter__(self) -> GraphApiStandIn:
         return await self.start()
@@ -172,8 +228,12 @@ class GraphApiStandIn:
             # Messenger first: its path also matches WhatsApp's `{phone_number_id}` pattern.
             ("POST", MESSENGER_SEND_PATH, self.messenger_send),
             ("POST", WHATSAPP_MESSAGES_PATH, self.whatsapp_messages),
+            ("GET", NODE_PATH, self.node),
         ]
         routes = [*self.routes, *(r for r in built_in if (r[0], r[1]) not in custom)]
+        # The downloads first: their paths also match `GET /{version}/{node_id}`.
+        app.router.add_get(MEDIA_DOWNLOAD_PATH, self._download(authorized=True))
+        app.router.add_get(CDN_PATH, self._download(authorized=False))
         for method, path, handler in routes:
             app.router.add_route(method, path, self._wrap(handler))
         self._runner = web.AppRunner(app, access_log=None)
@@ -224,6 +284,16 @@ class GraphApiStandIn:
     def _token(request: web.Request) -> str | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return token if scheme.lower() == "bearer" else request.query.get("access_token")
+
+
+def placeholder_picture(label: str) -> bytes:
+    """A small SVG picture naming the media id, standing in for a customer's photo."""
+    safe = "".join(c for c in label if c.isalnum() or c in "._-")[:40]
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="120">'
+        '<rect width="100%" height="100%" fill="#dde6f0"/>'
+        f'<text x="16" y="66" font-family="sans-serif" font-size="16">media {safe}</text></svg>'
+    ).encode()
 
 
 def _append_record(path: Path, request: web.Request, body: Any, status: int) -> None:

@@ -1,4 +1,4 @@
 """Channel simulator: Meta-signed webhooks in, a recording Graph API stand-in out (developer tool).
 
-`python -m connectors.simulator --help`; see docs/channel-simulator.md.
+`python -m tools.simulator --help`; see docs/channel-simulator.md.
 """

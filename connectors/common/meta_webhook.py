@@ -1,0 +1,273 @@
+"""The one webhook base of the Meta channels (WhatsApp Cloud API, Messenger).
+
+A channel subclasses `MetaWebhookInput` and says how to read its events (`parse_events`), what
+identifies a customer message (`event_id`), what to do with one event (`handle_event`), how to
+send an agent's line (`send_delivery`) and how to open a customer's media file (`open_media`).
+The routes, mounted by Rasa under ``/webhooks/<channel>/``, are written once, here:
+
+- ``GET /``: health;
+- ``GET /webhook``: Meta's subscription check, the verify token compared in constant time;
+  403 ``invalid_verify_token`` otherwise;
+- ``POST /webhook``: 403 ``invalid_signature`` on a missing or wrong ``X-Hub-Signature-256``
+  (HMAC-SHA256 over the raw body), 4xx on a body that is not this channel's webhook, else 200 at
+  once; every event of every entry is then handled in order in a background task, each message
+  id once ever (Meta retries), and a failing event never keeps the others from being handled;
+- ``POST /deliver``: agent and system lines from the handoff service
+  (`connectors.common.deliver.serve_delivery`: bearer token, the one answer for a wrong channel,
+  each message id sent at most once);
+- ``GET /media/<media_id>``: a customer's attachment, fetched from Meta with the channel's
+  credentials and streamed back, for the same bearer token as ``/deliver``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.shared.core.constants import IS_EXTERNAL
+from rasa.shared.core.events import UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.common.background import BackgroundTasks
+from connectors.common.deliver import (
+    DeliverError,
+    DeliverRequest,
+    deliver_error,
+    require_delivery_token,
+    serve_delivery,
+)
+from connectors.common.deliveries import DeliveryLedger
+from connectors.common.graph import GraphApiError, GraphClient, MediaDownload
+from connectors.common.limits import WEBHOOK_MAX_BYTES
+from connectors.common.pii import masked_messages
+from connectors.common.safe_json import JsonRejected, parse_json
+from connectors.common.seen import SeenMessages
+from connectors.common.signature import verify_meta_signature
+
+logger = logging.getLogger(__name__)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+EXTERNAL_PREFIX = "EXTERNAL: "  # Rasa's text for an intent triggered through its HTTP API
+
+
+class MalformedWebhook(ValueError):
+    """The body is JSON but not this channel's webhook."""
+
+
+class UnknownMedia(LookupError):
+    """No attachment of this channel has this media id."""
+
+
+class WebhookSettings(Protocol):
+    @property
+    def verify_token(self) -> str: ...
+    @property
+    def app_secret(self) -> str: ...
+    @property
+    def deliver_token(self) -> str: ...
+    @property
+    def state_path(self) -> Path: ...
+
+
+class MetaWebhookInput(InputChannel):
+    """The shared part of the WhatsApp and Messenger input channels."""
+
+    channel: str = ""  # the Rasa input channel name, set by each subclass
+    service: str = ""  # how people call it in answers ("WhatsApp")
+
+    def __init__(self, settings: WebhookSettings, client: GraphClient) -> None:
+        self.webhook_settings = settings
+        self.client = client
+        self.seen = SeenMessages(settings.state_path)
+        self.ledger = DeliveryLedger(settings.state_path, self.channel)
+        self.tasks = BackgroundTasks()
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.channel
+
+    # What each channel provides
+
+    def parse_events(self, payload: Any) -> Sequence[Any]:
+        """Every event of the webhook body in Meta's order; `MalformedWebhook` if it is not
+        this channel's webhook."""
+        raise NotImplementedError
+
+    def event_id(self, event: Any) -> str | None:
+        """The channel's message id of a customer message (handled once ever), else None."""
+        raise NotImplementedError
+
+    async def handle_event(self, event: Any, on_new_message: OnNewMessage, app: Sanic) -> None:
+        raise NotImplementedError
+
+    async def send_delivery(self, request: Request, req: DeliverRequest) -> HTTPResponse:
+        raise NotImplementedError
+
+    async def open_media(self, media_id: str) -> MediaDownload:
+        """The attachment's bytes from Meta; `UnknownMedia` or `GraphApiError` if not."""
+        raise NotImplementedError
+
+    # The shared routes
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        on_new_message = masked_messages(on_new_message)
+        bp = Blueprint(f"{self.channel}_meta_webhook")
+
+        @bp.get("/")
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.get("/webhook")
+        async def verify(request: Request) -> HTTPResponse:
+            return self.verify(request)
+
+        @bp.post("/webhook")
+        async def receive(request: Request) -> HTTPResponse:
+            return self.receive(request, on_new_message)
+
+        @bp.post("/deliver")
+        async def deliver(request: Request) -> HTTPResponse:
+            return await serve_delivery(
+                request,
+                token=self.webhook_settings.deliver_token,
+                channel=self.channel,
+                ledger=self.ledger,
+                send=lambda req: self.send_delivery(request, req),
+            )
+
+        @bp.get("/media/<media_id>")
+        async def media(request: Request, media_id: str) -> HTTPResponse | None:
+            return await self.serve_media(request, media_id)
+
+        @bp.listener("after_server_stop")
+        async def close_client(*_: Any) -> None:
+            await self.client.close()
+
+        return bp
+
+    def verify(self, request: Request) -> HTTPResponse:
+        token = str(request.args.get("hub.verify_token") or "")
+        challenge = request.args.get("hub.challenge")
+        expected = self.webhook_settings.verify_token
+        if (
+            request.args.get("hub.mode") == "subscribe"
+            and challenge
+            and expected
+            and hmac.compare_digest(token.encode(), expected.encode())
+        ):
+            return response.text(str(challenge))
+        return deliver_error(403, "invalid_verify_token", "The verify token does not match.")
+
+    def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        raw = request.body or b""
+        signature = request.headers.get("X-Hub-Signature-256")
+        if not verify_meta_signature(raw, signature, self.webhook_settings.app_secret):
+            return deliver_error(403, "invalid_signature", "Missing or wrong X-Hub-Signature-256.")
+        try:
+            payload = parse_json(raw, max_bytes=WEBHOOK_MAX_BYTES)
+        except JsonRejected as error:
+            return deliver_error(error.http_status, error.reason, error.message)
+        try:
+            events = self.parse_events(payload)
+        except MalformedWebhook as error:
+            return deliver_error(
+                400, "malformed_payload", f"Not a {self.service} webhook: {error}."
+            )
+        self.tasks.spawn(self.handle_all(events, on_new_message, request.app))
+        return response.json({"status": "received"})
+
+    async def handle_all(
+        self, events: Sequence[Any], on_new_message: OnNewMessage, app: Sanic
+    ) -> None:
+        """Each event in order; the webhook is already acknowledged, so a failing event is
+        logged and the rest of the batch (often other customers' messages) still handled."""
+        for event in events:
+            message_id = self.event_id(event)
+            if message_id is not None and not await self.seen.first_time(self.channel, message_id):
+                logger.info("%s message %s already handled; ignored", self.service, message_id)
+                continue
+            try:
+                await self.handle_event(event, on_new_message, app)
+            except Exception:
+                logger.exception("%s event %s could not be handled", self.service, message_id)
+
+    async def serve_media(self, request: Request, media_id: str) -> HTTPResponse | None:
+        try:
+            require_delivery_token(request, self.webhook_settings.deliver_token)
+        except DeliverError as error:
+            return error.response()
+        try:
+            download = await self.open_media(media_id)
+        except UnknownMedia:
+            return deliver_error(404, "unknown_media", f"No {self.service} media '{media_id}'.")
+        except GraphApiError as error:
+            if error.http_status == 413:
+                return deliver_error(413, "media_too_large", f"Not served: {error.title}.")
+            if error.transient:
+                return deliver_error(502, "channel_unavailable", str(error))
+            return deliver_error(404, "unknown_media", f"{self.service} refused it: {error.title}")
+        headers = {
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        }
+        if download.size is not None:
+            headers["Content-Length"] = str(download.size)
+        stream = await request.respond(headers=headers, content_type=download.mime_type)
+        async for chunk in download.chunks:
+            await stream.send(chunk)
+        await stream.eof()
+        return None
+
+    # Helpers for the channels
+
+    def user_message(
+        self, text: str, sender_id: str, message_id: str, metadata: dict[str, Any]
+    ) -> UserMessage:
+        return UserMessage(
+            text=text,
+            output_channel=self.get_output_channel(),
+            sender_id=sender_id,
+            input_channel=self.channel,
+            message_id=message_id,
+            metadata=metadata,
+        )
+
+    async def last_customer_message_in_tracker(self, app: Sanic, sender_id: str) -> float | None:
+        """When the customer last wrote on this channel, by the tracker (conversations older
+        than the connector's state file)."""
+        tracker = await tracker_of(app, sender_id)
+        return None if tracker is None else last_customer_message(tracker, self.channel)
+
+
+def last_customer_message(tracker: DialogueStateTracker, channel: str) -> float | None:
+    """The time of the last user event the customer wrote on `channel`.
+
+    Intents triggered through Rasa's HTTP API (the handoff service returning a conversation to
+    the bot) are user events too, with the latest input channel, but the customer did not
+    write them: they carry `is_external` and the ``EXTERNAL: `` text. Intent messages another
+    process sent through Rasa's API (``/intent``) carry no input channel.
+    """
+    for event in reversed(tracker.events):
+        if (
+            isinstance(event, UserUttered)
+            and event.input_channel == channel
+            and not (event.metadata or {}).get(IS_EXTERNAL)
+            and not (event.text or "").startswith(EXTERNAL_PREFIX)
+        ):
+            return event.timestamp
+    return None
+
+
+async def tracker_of(app: Sanic, sender_id: str) -> DialogueStateTracker | None:
+    agent = getattr(app.ctx, "agent", None)
+    if agent is None or agent.tracker_store is None:
+        return None
+    return await agent.tracker_store.retrieve(sender_id)
