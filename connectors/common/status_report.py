@@ -1,10 +1,11 @@
 """Delivery statuses of the lines we sent, reported to the handoff service so agents see them.
 
 `POST {handoff_url}/api/v1/deliveries` with bearer `HANDOFF_API_TOKEN` and a list of
-`contracts.delivery.StatusReport` bodies, see docs/handoff-service.md. Reports run in the channel's BackgroundTasks, so a webhook never
-waits for them; 5xx answers and connection trouble are retried (`connectors.common.retry`), then
-logged (the channel's own state still holds the status). Enabled by the channel's credentials keys
-`handoff_url` and `handoff_token`; without them statuses are only recorded locally.
+`contracts.delivery.StatusReport` bodies, see docs/handoff-service.md. Reports run in the
+channel's BackgroundTasks, so a webhook never waits for them; 5xx answers and connection trouble
+are retried (`connectors.common.retry`), then logged (the channel's own state still holds the
+status). Enabled by the channel's credentials keys `handoff_url` and `handoff_token`; without
+them statuses are only recorded locally.
 """
 
 from __future__ import annotations
