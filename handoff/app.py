@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import uuid
 from datetime import timedelta
 
 import aiohttp
@@ -23,8 +25,8 @@ from handoff.errors import ServiceError
 from handoff.http import RetryPolicy
 from handoff.ingest.runner import start_source, stop_source
 from handoff.ingest.sink import EventSink
-from handoff.live import LocalBroadcaster
-from handoff.periodic import run_every
+from handoff.live import broadcaster
+from handoff.periodic import run_leased
 from handoff.rasa_client import RasaClient
 from handoff.services.auth import AuthService
 from handoff.services.conversations import ConversationService
@@ -35,7 +37,7 @@ from handoff.services.intake import IntakeService
 from handoff.services.retention import RetentionPolicy, run_retention
 from handoff.services.secure_forms import SecureFormService
 from handoff.settings import Settings
-from handoff.sla import run_monitor
+from handoff.sla import check_sla
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
     pii.configure(settings.pii_rules_path)  # a broken rules file stops the start here
-    app.ctx.live = LocalBroadcaster()
+    app.ctx.live = broadcaster(settings.live_redis_url, settings.live_channel)
     for blueprint in blueprints():
         app.blueprint(blueprint)
     app.signal("http.routing.after")(limit_body)
@@ -82,6 +84,7 @@ async def start(app: Sanic) -> None:
     app.ctx.http = aiohttp.ClientSession()
     policy = RetryPolicy(settings.http_retries, settings.http_backoff_seconds)
     live = app.ctx.live
+    await live.start()
     app.ctx.auth = AuthService(
         sessions, timedelta(minutes=settings.session_ttl_minutes), limits=settings.login
     )
@@ -111,22 +114,20 @@ async def start(app: Sanic) -> None:
 
 async def started(app: Sanic) -> None:
     settings: Settings = app.ctx.settings
+    instance = uuid.uuid4().hex  # holds this instance's job leases (handoff/periodic.py)
+    warning = timedelta(minutes=settings.sla_warning_minutes)
+    sla_round = functools.partial(check_sla, app.ctx.sessions, app.ctx.live, warning)
     app.ctx.sla_task = asyncio.ensure_future(
-        run_monitor(
-            app.ctx.sessions,
-            app.ctx.live,
-            timedelta(minutes=settings.sla_warning_minutes),
-            settings.sla_check_seconds,
-        )
+        run_leased(app.ctx.sessions, "sla-monitor", instance, settings.sla_check_seconds, sla_round)
     )
-    app.ctx.background = [
-        app.ctx.sla_task,
-        asyncio.ensure_future(
-            run_every(
-                settings.session_cleanup_seconds, app.ctx.auth.purge_expired, "session cleanup"
-            )
-        ),
-    ]
+    cleanup = run_leased(
+        app.ctx.sessions,
+        "session-cleanup",
+        instance,
+        settings.session_cleanup_seconds,
+        app.ctx.auth.purge_expired,
+    )
+    app.ctx.background = [app.ctx.sla_task, asyncio.ensure_future(cleanup)]
     if settings.erasure_token:
         retries = run_erasure_retries(app.ctx.erasures, settings.erasure_retry_seconds)
         app.ctx.background.append(asyncio.ensure_future(retries))
@@ -147,6 +148,7 @@ async def stop(app: Sanic) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task  # let it give its connection back before the engine goes
     app.ctx.auth.close()
+    await app.ctx.live.close()
     await app.ctx.http.close()
     await app.ctx.engine.dispose()
 

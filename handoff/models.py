@@ -148,15 +148,20 @@ class Conversation(Base):
         ForeignKey("agents.id", ondelete="SET NULL"), index=True
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The last `Message.seq` handed out in this conversation (Messages.add_line).
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     anonymised_at: Mapped[datetime | None]  # set once by retention (handoff/services/retention.py)
 
 
 class Message(Base):
-    """One transcript line. `created_at` is the event's own time, so late arrivals sort right."""
+    """One transcript line. `created_at` is the event's own time, so late arrivals sort right;
+    `seq` is the order lines were stored in within their conversation (increasing, committed in
+    that order, gaps possible): the cursor a reconnecting client resyncs from."""
 
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "dedupe_key"),
+        UniqueConstraint("conversation_id", "seq"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
     )
 
@@ -177,6 +182,7 @@ class Message(Base):
     delivery_status: Mapped[str | None] = mapped_column(String(20))
     delivery_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    seq: Mapped[int] = mapped_column(Integer)
 
 
 class Assignment(Base):
@@ -316,3 +322,15 @@ class ErasureAudit(Base):
     lease_until: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     pending_sender_id: Mapped[str | None] = mapped_column(Text)
+
+
+class JobLease(Base):
+    """Which instance runs a background job (the SLA monitor, session cleanup) until when:
+    taken and renewed by one conditional upsert (handoff/periodic.py), so each round runs once
+    across instances."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]

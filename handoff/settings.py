@@ -36,6 +36,7 @@ LOGIN_ENV_NAMES = {
     "hash_workers": "PASSWORD_HASH_WORKERS",
 }
 RETENTION_MODES = ("delete", "anonymise")
+LIVE_SCHEMES = ("redis", "rediss", "unix")
 
 
 class SettingsError(ValueError):
@@ -138,6 +139,9 @@ class Settings:
     # Bearer token of the bot's erasure endpoint; empty: customer erasure is refused (503).
     erasure_token: str = ""
     erasure_retry_seconds: float = 30.0
+    # Live fan-out between instances (handoff/live.py): a redis:// URL, or None (in-process).
+    live_redis_url: str | None = None
+    live_channel: str = "handoff:live"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -165,6 +169,8 @@ class Settings:
             retention_days=_int(env, "RETENTION_DAYS", 0),
             retention_mode=env.get("RETENTION_MODE", "").strip().lower() or "anonymise",
             erasure_token=env.get("ERASURE_TOKEN", ""),
+            live_redis_url=env.get("LIVE_REDIS_URL", "").strip() or None,
+            live_channel=env.get("LIVE_CHANNEL", "").strip() or "handoff:live",
         )
 
     def validated(self) -> Settings:
@@ -210,6 +216,10 @@ class Settings:
             raise SettingsError(
                 f"RETENTION_MODE {self.retention_mode!r}: expected one of"
                 f" {', '.join(RETENTION_MODES)}"
+            )
+        if self.live_redis_url and urlsplit(self.live_redis_url).scheme not in LIVE_SCHEMES:
+            raise SettingsError(
+                f"LIVE_REDIS_URL {self.live_redis_url!r}: expected a redis:// or rediss:// URL"
             )
         return replace(self, database_url=async_database_url(self.database_url), **changes)
 
