@@ -112,6 +112,27 @@ class Conversations:
         return (await self.session.scalars(query)).all()
 
 
+def line_values(conversation_pk: str, line: Line, seq: int, **extra: Any) -> dict[str, Any]:
+    """The `messages` row of a transcript line (`extra`: e.g. its id, delivery status)."""
+    frustration = line.frustration
+    return {
+        "id": extra.pop("id", None) or new_id(),
+        "seq": seq,
+        "conversation_id": conversation_pk,
+        "dedupe_key": line.dedupe_key,
+        "author_type": line.author_type,
+        "author_name": line.author_name,
+        "text": line.text,
+        "attachments": line.attachments,
+        "channel_message_id": line.channel_message_id,
+        "intent": line.intent,
+        "frustration_score": frustration.score if frustration else None,
+        "frustration_signals": list(frustration.signals) if frustration else [],
+        "created_at": line.created_at,
+        **extra,
+    }
+
+
 class Messages:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -123,7 +144,6 @@ class Messages:
         row: its lock is held to the commit, so lines commit in `seq` order and a client that
         read up to `seq` N never sees a line below N appear later (a refused duplicate leaves
         a gap, which is harmless)."""
-        frustration = line.frustration
         seq = await self.session.scalar(
             update(Conversation)
             .where(Conversation.id == conversation_pk)
@@ -133,22 +153,7 @@ class Messages:
         )
         statement = (
             insert_for(self.session, Message)
-            .values(
-                id=extra.pop("id", None) or new_id(),
-                seq=seq,
-                conversation_id=conversation_pk,
-                dedupe_key=line.dedupe_key,
-                author_type=line.author_type,
-                author_name=line.author_name,
-                text=line.text,
-                attachments=line.attachments,
-                channel_message_id=line.channel_message_id,
-                intent=line.intent,
-                frustration_score=frustration.score if frustration else None,
-                frustration_signals=list(frustration.signals) if frustration else [],
-                created_at=line.created_at,
-                **extra,
-            )
+            .values(line_values(conversation_pk, line, seq, **extra))
             .on_conflict_do_nothing(index_elements=["conversation_id", "dedupe_key"])
             .returning(Message.id)
         )
