@@ -144,7 +144,9 @@ async def benchmark(agents: int, samples: int, database: str, instances: int) ->
 
         before = a.rss_kib()
         ws_url = a.url.replace("http", "ws", 1) + f"/api/v1/ws?token={agent.token}"
-        sockets: list[aiohttp.ClientWebSocketResponse] = []
+        arrivals: dict[int, list[float]] = defaultdict(list)
+        listeners: list[asyncio.Task[None]] = []
+        stack.callback(lambda: [task.cancel() for task in listeners])
         for first in range(0, agents, CONNECT_BATCH):
             count = min(CONNECT_BATCH, agents - first)
             opened = await asyncio.gather(*(http.ws_connect(ws_url) for _ in range(count)))
@@ -153,13 +155,12 @@ async def benchmark(agents: int, samples: int, database: str, instances: int) ->
                 hello = await ws.receive_json()
                 if hello.get("type") != "hello":
                     raise RuntimeError(f"expected hello, got {hello}")
-            sockets.extend(opened)
+                # Read from now on: aiohttp answers the service's pings only while reading.
+                listeners.append(asyncio.create_task(listen(ws, arrivals)))
         await asyncio.sleep(1.0)
         after = a.rss_kib()
-
-        arrivals: dict[int, list[float]] = defaultdict(list)
-        listeners = [asyncio.create_task(listen(ws, arrivals)) for ws in sockets]
-        stack.callback(lambda: [task.cancel() for task in listeners])
+        if dropped := sum(task.done() for task in listeners):
+            raise RuntimeError(f"{dropped} sockets closed while connecting; see {workdir}")
         every, last = [], []
         for number in range(samples + 1):  # the first is a warm-up
             event = user_event(
