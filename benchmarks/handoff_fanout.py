@@ -131,7 +131,10 @@ async def benchmark(agents: int, samples: int, database: str, instances: int) ->
         for service in services:
             stack.callback(service.stop)
         timeout = aiohttp.ClientTimeout(total=None)
-        http = await stack.enter_async_context(aiohttp.ClientSession(timeout=timeout))
+        connector = aiohttp.TCPConnector(limit=0)  # every socket holds its connection
+        http = await stack.enter_async_context(
+            aiohttp.ClientSession(timeout=timeout, connector=connector)
+        )
         for service in services:
             await service.ready(http)
         a = services[0]
