@@ -74,6 +74,7 @@ class Result:
     database: str
     events: int
     seconds: float
+    cpu_seconds: float  # this process's CPU time (all its threads); not the database server's
     lines_stored: int
 
 
@@ -130,14 +131,15 @@ async def measure(
         try:
             sessions = session_factory(engine)
             sink = EventSink(sessions, LocalBroadcaster())
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             await run(sink)
             seconds = time.perf_counter() - started
+            cpu_seconds = time.process_time() - cpu_started
             async with sessions() as session:
                 lines = await session.scalar(select(func.count()).select_from(Message))
         finally:
             await engine.dispose()
-    return Result(path, database, len(stream.events), seconds, lines or 0)
+    return Result(path, database, len(stream.events), seconds, cpu_seconds, lines or 0)
 
 
 def into_sink(events: list[Event], batch_size: int) -> Callable[[EventSink], Awaitable[None]]:
@@ -199,12 +201,16 @@ async def benchmark(size: int, database: str) -> list[Result]:
 
 
 def print_table(results: list[Result], stream: Stream) -> None:
-    print(f"{'path':<16} {'database':<10} {'events':>7} {'seconds':>8} {'events/s':>9}  lines")
+    print(
+        f"{'path':<16} {'database':<10} {'events':>7} {'seconds':>8} {'events/s':>9}"
+        f" {'cpu s':>6} {'events/cpu s':>12}  lines"
+    )
     for result in results:
         check = "ok" if result.lines_stored == stream.unique_lines else "MISMATCH"
         print(
             f"{result.path:<16} {result.database:<10} {result.events:>7}"
             f" {result.seconds:>8.2f} {result.events / result.seconds:>9.0f}"
+            f" {result.cpu_seconds:>6.2f} {result.events / result.cpu_seconds:>12.0f}"
             f"  {result.lines_stored}/{stream.unique_lines} {check}"
         )
 

@@ -9,10 +9,11 @@ customer asks for a person ("agent please"); the demo supervisor (`handoff.cli s
 logs in, connects the agent websocket, waits for `handoff.created` and claims the
 conversation. Then, one sample at a time: from the customer's `message` frame to
 `message.created` with that text on the agent's websocket. The path is widget -> Rasa (paused
-tracker: the user event is logged, the bot stays quiet) -> SQL event broker -> the service's
-SQL tail source (polls every 0.25 s) -> store -> websocket, so about half a poll interval is
-expected on average. A random pause before each sample keeps the samples out of step with the
-polls.
+tracker: NLU runs, the user event is logged, the bot stays quiet) -> SQL event broker -> the
+service's SQL tail source (woken by the broker file's change; its 0.25 s poll is only a
+fallback) -> store -> websocket. A random pause before each sample keeps the samples out of
+step with the fallback poll. Then the same number of `POST /model/parse` calls time Rasa's NLU
+alone: its share of the path.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from benchmarks.connectors_turn import (
     start_bot,
 )
 from harness.processes import free_port
-from harness.stack import HANDOFF_PYTHON, handoff_cli, handoff_env, handoff_service
+from harness.stack import HANDOFF_PYTHON, RASA_TOKEN, handoff_cli, handoff_env, handoff_service
 
 API_TOKEN = "test-token"  # the intake token harness.stack.action_server gives the bot
 POLL_SECONDS = 0.25  # the SQL tail source's default poll interval
@@ -132,9 +133,22 @@ async def benchmark(samples: int, workdir: Path) -> list[float]:
             await customer_to_agent(customer, agent_ws, number)
             for number in range(WARMUP + samples)
         ]
-    print(f"{samples} samples ({WARMUP} warm-up samples left out); SQL tail poll {POLL_SECONDS} s")
+        parses = [await parse_time(http, rasa_url, number) for number in range(WARMUP + samples)]
+    print(f"{samples} samples ({WARMUP} warm-up samples left out); SQL tail wakes on file changes")
     print(f"{'webchat -> message.created':<28} {summary_ms(seconds[WARMUP:])}")
+    print(f"{'of which NLU (/model/parse)':<28} {summary_ms(parses[WARMUP:])}")
     return seconds[WARMUP:]
+
+
+async def parse_time(http: aiohttp.ClientSession, rasa_url: str, number: int) -> float:
+    """Seconds of Rasa's NLU pipeline alone on a text like the samples' (its share of them)."""
+    text = f"are you still there? ({number}, {secrets.token_hex(3)})"
+    url = f"{rasa_url}/model/parse?token={RASA_TOKEN}"
+    started = time.perf_counter()
+    async with http.post(url, json={"text": text}) as answer:
+        answer.raise_for_status()
+        await answer.read()
+    return time.perf_counter() - started
 
 
 def main() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import uuid
 from datetime import timedelta
 
 import aiohttp
@@ -24,9 +26,9 @@ from handoff.errors import ServiceError
 from handoff.http import RetryPolicy
 from handoff.ingest.runner import start_source, stop_source
 from handoff.ingest.sink import EventSink
-from handoff.live import LocalBroadcaster
+from handoff.live import broadcaster
 from handoff.media import MediaClient
-from handoff.periodic import run_every
+from handoff.periodic import run_every, run_leased
 from handoff.rasa_client import RasaClient
 from handoff.services.approvals import ApprovalService
 from handoff.services.assignment import AssignmentService, run_queue
@@ -51,7 +53,7 @@ from handoff.services.snooze import SnoozeService
 from handoff.services.supervision import SupervisionService
 from handoff.services.webhooks import SenderPolicy, WebhookSender, WebhookService
 from handoff.settings import Settings
-from handoff.sla import run_monitor
+from handoff.sla import check_sla
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     pii.configure(settings.pii_rules_path)  # a broken rules file stops the start here
     app.ctx.crm_config = crm_config(settings)  # so does a wrong CRM setting
     app.ctx.csat_policy = load_policy(settings.csat_policy_path)  # and a wrong CSAT policy
-    app.ctx.live = LocalBroadcaster()
+    app.ctx.live = broadcaster(settings.live_redis_url, settings.live_channel)
     for blueprint in blueprints():
         app.blueprint(blueprint)
     app.signal("http.routing.after")(limit_body)
@@ -112,6 +114,7 @@ async def start(app: Sanic) -> None:
     app.ctx.http = aiohttp.ClientSession()
     policy = RetryPolicy(settings.http_retries, settings.http_backoff_seconds)
     live = app.ctx.live
+    await live.start()
     app.ctx.auth = AuthService(
         sessions, timedelta(minutes=settings.session_ttl_minutes), limits=settings.login
     )
@@ -172,22 +175,23 @@ async def start(app: Sanic) -> None:
 
 async def started(app: Sanic) -> None:
     settings: Settings = app.ctx.settings
+    instance = uuid.uuid4().hex  # holds this instance's job leases (handoff/periodic.py)
+    warning = timedelta(minutes=settings.sla_warning_minutes)
+    sla_round = functools.partial(check_sla, app.ctx.sessions, app.ctx.live, warning)
     app.ctx.sla_task = asyncio.ensure_future(
-        run_monitor(
-            app.ctx.sessions,
-            app.ctx.live,
-            timedelta(minutes=settings.sla_warning_minutes),
-            settings.sla_check_seconds,
-        )
+        run_leased(app.ctx.sessions, "sla-monitor", instance, settings.sla_check_seconds, sla_round)
+    )
+    cleanup = run_leased(
+        app.ctx.sessions,
+        "session-cleanup",
+        instance,
+        settings.session_cleanup_seconds,
+        app.ctx.auth.purge_expired,
     )
     app.ctx.background = [
         app.ctx.sla_task,
-        asyncio.ensure_future(
-            run_every(
-                settings.session_cleanup_seconds, app.ctx.auth.purge_expired, "session cleanup"
-            )
-        ),
-        asyncio.ensure_future(
+        asyncio.ensure_future(cleanup),
+        asyncio.ensure_future(  # safe in every instance: each wake-up is a conditional UPDATE
             run_every(settings.sla_check_seconds, app.ctx.snoozes.wake_due, "snooze wake-up")
         ),
     ]
@@ -218,6 +222,7 @@ async def stop(app: Sanic) -> None:
             await task  # let it give its connection back before the engine goes
     await app.ctx.presence.close()  # sockets still being forgotten
     app.ctx.auth.close()
+    await app.ctx.live.close()
     await app.ctx.http.close()
     await app.ctx.webhook_http.close()
     await app.ctx.engine.dispose()

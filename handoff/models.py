@@ -148,6 +148,8 @@ class Conversation(Base):
         ForeignKey("agents.id", ondelete="SET NULL"), index=True
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The last `Message.seq` handed out in this conversation (Messages.add_line).
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     anonymised_at: Mapped[datetime | None]  # set once by retention (handoff/services/retention.py)
     # snoozed (handoff/snooze.py): since when, until when (None: until the customer replies), why
     snoozed_at: Mapped[datetime | None]
@@ -159,11 +161,14 @@ class Conversation(Base):
 
 
 class Message(Base):
-    """One transcript line. `created_at` is the event's own time, so late arrivals sort right."""
+    """One transcript line. `created_at` is the event's own time, so late arrivals sort right;
+    `seq` is the order lines were stored in within their conversation (increasing, committed in
+    that order, gaps possible): the cursor a reconnecting client resyncs from."""
 
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "dedupe_key"),
+        UniqueConstraint("conversation_id", "seq"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
     )
 
@@ -187,6 +192,7 @@ class Message(Base):
     reaction_to: Mapped[str | None] = mapped_column(String(255))
     notice_kind: Mapped[str | None] = mapped_column(String(50))  # a channel's system notice
     created_at: Mapped[datetime]
+    seq: Mapped[int] = mapped_column(Integer)
 
 
 class Assignment(Base):
@@ -326,6 +332,18 @@ class ErasureAudit(Base):
     lease_until: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     pending_sender_id: Mapped[str | None] = mapped_column(Text)
+
+
+class JobLease(Base):
+    """Which instance runs a background job (the SLA monitor, session cleanup) until when:
+    taken and renewed by one conditional upsert (handoff/periodic.py), so each round runs once
+    across instances."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
 
 
 class QueueAgent(Base):

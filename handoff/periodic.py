@@ -1,10 +1,22 @@
-"""Background jobs of the app that run every few seconds for as long as it serves."""
+"""Background jobs of the app that run every few seconds for as long as it serves.
+
+With several instances on one store, `run_leased` makes a job run once across them: each round
+first takes (or renews) the job's lease in the database (`Leases.take`, one conditional upsert)
+and only the holder runs it. A holder that stops is replaced when its lease runs out, after at
+most two rounds.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handoff.models import utc_now
+from handoff.repositories import Leases
 
 logger = logging.getLogger(__name__)
 
@@ -17,3 +29,41 @@ async def run_every(seconds: float, job: Callable[[], Awaitable[object]], what: 
         except Exception:
             logger.exception("%s failed; retrying in %s s", what, seconds)
         await asyncio.sleep(seconds)
+
+
+async def holds_lease(
+    sessions: async_sessionmaker[AsyncSession], name: str, holder: str, ttl: timedelta
+) -> bool:
+    """Take or renew the lease `name` for `holder` for `ttl`; whether `holder` has it now."""
+    now = utc_now()
+    async with sessions.begin() as session:
+        return await Leases(session).take(name, holder, now + ttl, now)
+
+
+def leased(
+    sessions: async_sessionmaker[AsyncSession],
+    name: str,
+    holder: str,
+    seconds: float,
+    job: Callable[[], Awaitable[object]],
+) -> Callable[[], Awaitable[object]]:
+    """`job` run only by the instance holding the lease `name` (kept for two rounds)."""
+    ttl = timedelta(seconds=2 * seconds)
+
+    async def round_if_held() -> object:
+        if await holds_lease(sessions, name, holder, ttl):
+            return await job()
+        return None
+
+    return round_if_held
+
+
+async def run_leased(
+    sessions: async_sessionmaker[AsyncSession],
+    name: str,
+    holder: str,
+    seconds: float,
+    job: Callable[[], Awaitable[object]],
+) -> None:
+    """`run_every` for a job that must run once across instances."""
+    await run_every(seconds, leased(sessions, name, holder, seconds, job), name)

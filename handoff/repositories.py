@@ -25,6 +25,7 @@ from handoff.models import (
     Conversation,
     DeadLetter,
     IngestCursor,
+    JobLease,
     LoginFailure,
     Message,
     Note,
@@ -124,32 +125,50 @@ class Conversations:
         return (await self.session.scalars(query)).all()
 
 
+def line_values(conversation_pk: str, line: Line, seq: int, **extra: Any) -> dict[str, Any]:
+    """The `messages` row of a transcript line (`extra`: e.g. its id, delivery status)."""
+    frustration = line.frustration
+    return {
+        "id": extra.pop("id", None) or new_id(),
+        "seq": seq,
+        "conversation_id": conversation_pk,
+        "dedupe_key": line.dedupe_key,
+        "author_type": line.author_type,
+        "author_name": line.author_name,
+        "text": line.text,
+        "attachments": line.attachments,
+        "channel_message_id": line.channel_message_id,
+        "intent": line.intent,
+        "reaction_to": line.reaction_to,
+        "notice_kind": line.notice_kind,
+        "frustration_score": frustration.score if frustration else None,
+        "frustration_signals": list(frustration.signals) if frustration else [],
+        "created_at": line.created_at,
+        **extra,
+    }
+
+
 class Messages:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def add_line(self, conversation_pk: str, line: Line, **extra: Any) -> str | None:
-        """Insert the line unless its dedupe key is already in the conversation; the new id."""
-        frustration = line.frustration
+        """Insert the line unless its dedupe key is already in the conversation; the new id.
+
+        The line gets the conversation's next `seq`, taken by an UPDATE of the conversation's
+        row: its lock is held to the commit, so lines commit in `seq` order and a client that
+        read up to `seq` N never sees a line below N appear later (a refused duplicate leaves
+        a gap, which is harmless)."""
+        seq = await self.session.scalar(
+            update(Conversation)
+            .where(Conversation.id == conversation_pk)
+            .values(last_seq=Conversation.last_seq + 1)
+            .returning(Conversation.last_seq)
+            .execution_options(synchronize_session=False)
+        )
         statement = (
             insert_for(self.session, Message)
-            .values(
-                id=extra.pop("id", None) or new_id(),
-                conversation_id=conversation_pk,
-                dedupe_key=line.dedupe_key,
-                author_type=line.author_type,
-                author_name=line.author_name,
-                text=line.text,
-                attachments=line.attachments,
-                channel_message_id=line.channel_message_id,
-                intent=line.intent,
-                reaction_to=line.reaction_to,
-                notice_kind=line.notice_kind,
-                frustration_score=frustration.score if frustration else None,
-                frustration_signals=list(frustration.signals) if frustration else [],
-                created_at=line.created_at,
-                **extra,
-            )
+            .values(line_values(conversation_pk, line, seq, **extra))
             .on_conflict_do_nothing(index_elements=["conversation_id", "dedupe_key"])
             .returning(Message.id)
         )
@@ -163,6 +182,16 @@ class Messages:
             select(Message)
             .where(Message.conversation_id == conversation_pk)
             .order_by(Message.created_at, Message.id)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def after(self, conversation_pk: str, seq: int, limit: int) -> Sequence[Message]:
+        """Up to `limit` lines stored after `seq`, in `seq` order (a client's resync)."""
+        query = (
+            select(Message)
+            .where(Message.conversation_id == conversation_pk, Message.seq > seq)
+            .order_by(Message.seq)
+            .limit(limit)
         )
         return (await self.session.scalars(query)).all()
 
@@ -540,3 +569,23 @@ class ConversationSearch:
         if where.until:
             found.append(Conversation.created_at < where.until)
         return found
+
+
+class Leases:
+    """Job leases (`JobLease`): one holder at a time, until its lease runs out."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def take(self, name: str, holder: str, until: datetime, now: datetime) -> bool:
+        """Take or renew the lease `name` for `holder` until `until`; False while another
+        holder's lease has not run out at `now`. One statement, so the database decides."""
+        statement = insert_for(self.session, JobLease).values(
+            name=name, holder=holder, expires_at=until
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"holder": holder, "expires_at": until},
+            where=(JobLease.holder == holder) | (JobLease.expires_at <= now),
+        ).returning(JobLease.holder)
+        return (await self.session.execute(statement)).scalar_one_or_none() == holder

@@ -38,6 +38,7 @@ LOGIN_ENV_NAMES = {
     "hash_workers": "PASSWORD_HASH_WORKERS",
 }
 RETENTION_MODES = ("delete", "anonymise")
+LIVE_SCHEMES = ("redis", "rediss", "unix")
 
 
 class SettingsError(ValueError):
@@ -210,6 +211,9 @@ class Settings:
     crm_cache_seconds: float = 60.0
     crm_fields: str = ""  # "Label=dotted.path, …"; empty: name, plan, open_orders, lifetime_value
     queue: QueueSettings = field(default_factory=QueueSettings)  # presence, assignment
+    # Live fan-out between instances (handoff/live.py): a redis:// URL, or None (in-process).
+    live_redis_url: str | None = None
+    live_channel: str = "handoff:live"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -248,6 +252,8 @@ class Settings:
             crm_cache_seconds=_int(env, "CRM_CACHE_SECONDS", 60),
             crm_fields=env.get("CRM_FIELDS", ""),
             queue=_queue(env),
+            live_redis_url=env.get("LIVE_REDIS_URL", "").strip() or None,
+            live_channel=env.get("LIVE_CHANNEL", "").strip() or "handoff:live",
         )
 
     def validated(self) -> Settings:
@@ -302,6 +308,10 @@ class Settings:
                 f" {', '.join(RETENTION_MODES)}"
             )
         changes["kpis"] = self.kpis.validated()
+        if self.live_redis_url and urlsplit(self.live_redis_url).scheme not in LIVE_SCHEMES:
+            raise SettingsError(
+                f"LIVE_REDIS_URL {self.live_redis_url!r}: expected a redis:// or rediss:// URL"
+            )
         return replace(self, database_url=async_database_url(self.database_url), **changes)
 
     def _secure_form_key(self) -> str:

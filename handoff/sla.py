@@ -1,10 +1,10 @@
 """SLA monitor: `sla.warning` when a first response is due within SLA_WARNING_MINUTES,
 `sla.breached` when it is overdue; each once per conversation (and per handoff), decided by a
-conditional UPDATE so several instances never announce the same one twice."""
+conditional UPDATE so several instances never announce the same one twice. The app runs it
+under a job lease (`handoff.periodic.run_leased`), so one instance at a time checks."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -55,18 +55,3 @@ async def check_sla(
             view = await load_conversation(session, conversation_pk)
         await live.publish({"type": kind, "conversation": view})
     return [kind for kind, _ in announced]
-
-
-async def run_monitor(
-    sessions: async_sessionmaker[AsyncSession],
-    live: Broadcaster,
-    warning: timedelta,
-    every_seconds: float,
-) -> None:
-    """Check forever; a failed round is logged and the next one tries again."""
-    while True:
-        try:
-            await check_sla(sessions, live, warning)
-        except Exception:
-            logger.exception("SLA check failed; retrying in %s s", every_seconds)
-        await asyncio.sleep(every_seconds)

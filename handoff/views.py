@@ -86,6 +86,7 @@ def conversation(
 def message(row: Message) -> JSON:
     return {
         "id": row.id,
+        "seq": row.seq,
         "author_type": row.author_type,
         "author_name": row.author_name,
         "text": row.text,

@@ -8,6 +8,7 @@ from handoff.errors import Invalid
 from handoff.repositories import QueueFilter
 from handoff.roles import Role
 from handoff.services.conversations import Transfer
+from handoff.services.resync import lines_after
 from handoff.states import Status
 
 bp = Blueprint("conversations", url_prefix="/api/v1")
@@ -31,6 +32,15 @@ async def queue(request: Request) -> HTTPResponse:
 @requires(Role.AGENT)
 async def detail(request: Request, conversation_id: str) -> HTTPResponse:
     return json(await request.app.ctx.conversations.detail(conversation_id))
+
+
+@bp.get("/conversations/<conversation_id:str>/messages")
+@requires(Role.AGENT)
+async def messages_after(request: Request, conversation_id: str) -> HTTPResponse:
+    raw = request.args.get("after_seq", "0")
+    if not raw.isdigit() or len(raw) > 18:
+        raise Invalid("after_seq must be a whole number of 0 or more.")
+    return json(await lines_after(request.app.ctx.sessions, conversation_id, int(raw)))
 
 
 @bp.post("/conversations/<conversation_id:str>/claim")

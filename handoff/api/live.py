@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import OrderedDict
 
 from sanic import Blueprint, Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
@@ -16,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from handoff.api.guard import agent_for
 from handoff.errors import Forbidden, Unauthorized
-from handoff.live import Subscription
+from handoff.live import Event, Subscription
 from handoff.roles import Role
 
 bp = Blueprint("live", url_prefix="/api/v1")
@@ -44,7 +45,28 @@ async def events(request: Request, ws: WebsocketImplProtocol) -> None:
         await asyncio.shield(request.app.ctx.presence.disconnect(connection))
 
 
+class _Encoded:
+    """The JSON text of the events lately sent: the same event object goes to every subscriber,
+    so with a thousand sockets it is encoded once, not a thousand times."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._texts: OrderedDict[int, tuple[Event, str]] = OrderedDict()
+
+    def __call__(self, event: Event) -> str:
+        if (cached := self._texts.get(id(event))) is not None and cached[0] is event:
+            return cached[1]
+        text = json.dumps(event)
+        self._texts[id(event)] = (event, text)  # holding the event keeps its id from reuse
+        if len(self._texts) > self._size:
+            self._texts.popitem(last=False)
+        return text
+
+
+_encoded = _Encoded()
+
+
 async def _pump(ws: WebsocketImplProtocol, subscription: Subscription) -> None:
     with contextlib.suppress(ConnectionClosed):
         async for event in subscription:
-            await ws.send(json.dumps(event))
+            await ws.send(_encoded(event))

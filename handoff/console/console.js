@@ -988,6 +988,7 @@ function applyConversation(conversation) {
 }
 
 function handleEvent(event) {
+  if (event.type === "resync") return void resync(); // the service lost events for a while
   const c = event.conversation;
   if (!c?.id) return;
   const newlyQueued =
@@ -1067,7 +1068,27 @@ function scheduleReconnect() {
 
 async function resync() {
   await loadQueue();
-  await refreshOpen();
+  await catchUpOpen();
+}
+
+// The open transcript's missed lines, by its highest seq (GET …/messages?after_seq=).
+async function catchUpOpen() {
+  const open = state.open;
+  if (!open?.id) return;
+  const path = `/conversations/${encodeURIComponent(open.id)}/messages`;
+  let cursor = Math.max(0, ...(open.messages ?? []).map((m) => m.seq ?? 0));
+  try {
+    for (let more = true; more && state.open === open; ) {
+      const page = await api("GET", `${path}?after_seq=${cursor}`);
+      for (const message of page.messages) upsert((open.messages ??= []), message);
+      cursor = page.messages.at(-1)?.seq ?? cursor;
+      more = page.more;
+    }
+  } catch (error) {
+    if (state.open === open) showError("conv-error", error.message);
+    return;
+  }
+  if (state.open === open) renderConversation();
 }
 
 /* ---------- keyboard ---------- */

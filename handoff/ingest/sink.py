@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handoff.ingest.bulk import Raced, store_mapped
 from handoff.ingest.failures import Rejected, describe, is_transient
 from handoff.ingest.mapping import (
     Frustration,
@@ -68,16 +69,17 @@ class EventSink:
         not an event source (tests, benchmarks) may leave `source` out."""
         items = [(event, _mapped(event)) for event in events]
         try:
-            published = await self._store_batch(items, cursor, source, isolated=False)
+            published = await self._store_bulk(items, cursor, source)
         except Exception as error:
             if is_transient(error):
                 raise
-            logger.warning(
+            logger.log(
+                logging.INFO if isinstance(error, Raced) else logging.WARNING,
                 "Event source %s: the database refused a batch (%s); storing it event by event",
                 source,
                 describe(error),
             )
-            published = await self._store_batch(items, cursor, source, isolated=True)
+            published = await self._store_isolated(items, cursor, source)
         await self._publish(published)
 
     async def retry(self, letter_id: int, payload: str) -> bool:
@@ -97,13 +99,32 @@ class EventSink:
         await self._publish(published)
         return resolved
 
-    async def _store_batch(
+    async def _store_bulk(
         self,
         items: list[tuple[Event | Rejected, Mapped | Rejected | None]],
         cursor: tuple[str, str] | None,
         source: str,
-        isolated: bool,
     ) -> list[str]:
+        """The whole batch in a few statements (`bulk.store_mapped`)."""
+        async with self.sessions.begin() as session:
+            letters = DeadLetters(session)
+            for _, item in items:
+                if isinstance(item, Rejected):
+                    await self._set_aside(letters, source, item)
+            mapped = [item for _, item in items if item and not isinstance(item, Rejected)]
+            published = await store_mapped(session, mapped)
+            if cursor is not None:
+                await Cursors(session).put(*cursor)
+        return published
+
+    async def _store_isolated(
+        self,
+        items: list[tuple[Event | Rejected, Mapped | Rejected | None]],
+        cursor: tuple[str, str] | None,
+        source: str,
+    ) -> list[str]:
+        """The batch one event per savepoint: exactly the events the database refuses are set
+        aside."""
         published: list[str] = []
         async with self.sessions.begin() as session:
             letters = DeadLetters(session)
@@ -114,13 +135,10 @@ class EventSink:
                     await self._set_aside(letters, source, item)
                     continue
                 try:
-                    if isolated:
-                        async with session.begin_nested():
-                            message_id = await self._store_one(session, item)
-                    else:
+                    async with session.begin_nested():
                         message_id = await self._store_one(session, item)
                 except Exception as error:
-                    if not isolated or is_transient(error):
+                    if is_transient(error):
                         raise
                     await self._set_aside(
                         letters, source, Rejected.of_event(event, describe(error))

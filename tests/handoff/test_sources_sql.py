@@ -157,6 +157,22 @@ async def test_hands_over_what_rasas_sql_broker_wrote_in_order_with_the_cursor(t
     assert sink.cursors == {f"sql:sqlite:///{db}": "4"}
 
 
+async def test_a_write_to_the_sqlite_file_wakes_the_tail_long_before_its_poll(tmp_path):
+    db = tmp_path / "events.sqlite3"
+    write_rows(db, said("erin", "first"))
+    sink = RecordingSink()
+    # A poll interval past the wait limit: only the file change can deliver in time.
+    source = SqlTailSource(f"sqlite:///{db}", sink, poll_interval=10 * WAIT)
+
+    async with running(source):
+        await sink.until(lambda s: len(s.events) == 1)
+        for number in range(3):
+            await asyncio.to_thread(write_rows, db, said("erin", f"later {number}"))
+            await sink.until(lambda s, seen=number + 2: len(s.events) == seen)
+
+    assert texts(sink.events) == ["first", "later 0", "later 1", "later 2"]
+
+
 async def test_a_restarted_source_resumes_at_the_stored_cursor(tmp_path):
     db = tmp_path / "events.sqlite3"
     write_rows(db, said("bob", *(f"message {n}" for n in range(5))))

@@ -6,6 +6,10 @@ Rasa's `SQLEventBroker` inserts one row per event: `id` (integer primary key), `
 last row, so a restarted service goes on exactly where the last stored batch ended. A row that
 cannot be stored becomes a dead letter in that same transaction and the cursor moves past it.
 
+On SQLite the tail sleeps until the file changes (`wakeup.FileChanges`, inotify), so a new
+event is read within a millisecond or two of Rasa's commit; the poll interval remains as a
+fallback. On PostgreSQL it polls (the scaled topology takes events from RabbitMQ instead).
+
 Ids are handed out at insert but become visible at commit. SQLite has one writer at a time,
 so rows appear in id order. On PostgreSQL two Rasa instances can commit ids out of order:
 a missing id may still arrive, so the tailer waits `gap_grace` seconds at a hole before it
@@ -26,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff.ingest.sources import Backoff, EventSink, parse_event, wait_or_stop
+from handoff.ingest.sources.wakeup import FileChanges
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +95,11 @@ class SqlTailSource:
         engine = create_async_engine(self._url, pool_pre_ping=True)
         backoff = Backoff(maximum=5.0)  # a failed poll is cheap; Rasa's first event is not late
         after: int | None = None
+        changes = self._file_changes()
         try:
             while not self._stopping.is_set():
+                if changes is not None:
+                    changes.changed.clear()  # a write from now on wakes the wait below
                 try:
                     if after is None:
                         after = int(await self._sink.cursor(self.name) or 0)
@@ -119,9 +127,33 @@ class SqlTailSource:
                     continue
                 backoff.reset()
                 if len(ready) < self._batch_size:
-                    await wait_or_stop(self._stopping, self._poll_interval)
+                    await self._wait_for_rows(changes)
         finally:
+            if changes is not None:
+                changes.close()
             await engine.dispose()
+
+    def _file_changes(self) -> FileChanges | None:
+        if self._url.get_backend_name() != "sqlite" or not self._url.database:
+            return None
+        return FileChanges(self._url.database.removeprefix("file:"))
+
+    async def _wait_for_rows(self, changes: FileChanges | None) -> None:
+        """Until the poll interval passed, the source is stopped or the SQLite file changed."""
+        if changes is None or not changes.active:
+            await wait_or_stop(self._stopping, self._poll_interval)
+            return
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        changed = asyncio.ensure_future(changes.changed.wait())
+        try:
+            await asyncio.wait(
+                {stopping, changed},
+                timeout=self._poll_interval,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopping.cancel()
+            changed.cancel()
 
     async def _read(self, engine: AsyncEngine, after: int) -> Sequence[Row[Any]]:
         query = (
