@@ -113,6 +113,7 @@ class EventSink:
                     await self._set_aside(letters, source, item)
             mapped = [item for _, item in items if item and not isinstance(item, Rejected)]
             published = await store_mapped(session, mapped)
+            await _with_people(session, published)
             if cursor is not None:
                 await Cursors(session).put(*cursor)
         return published
@@ -189,14 +190,11 @@ class EventSink:
             values["channel"] = channel
         if item.frustration:
             values.update(_merged(row, item.frustration))
-        if row.snoozed_at is not None and item.author_type == "customer":
-            values.update(wake_values(row, utc_now()))  # the customer is back: wake it now
-            History(session).record(conversation_pk, "snooze_ended", note="the customer replied")
         if values:
             await conversations.update_where(conversation_pk, **values)
         if Status(row.status) not in WITH_PEOPLE:
             return None
-        await webhooks.record_message(session, conversation_pk, message_id)
+        await _with_people(session, [message_id])
         return message_id
 
     async def _merge_frustration(
@@ -215,6 +213,21 @@ class EventSink:
         conversations = Conversations(session)
         row = await _conversation(conversations, conversation_pk)
         await conversations.update_where(conversation_pk, **_merged(row, item.frustration))
+
+
+async def _with_people(session: AsyncSession, message_ids: list[str]) -> None:
+    """What follows lines stored while people hold their conversation, in the same transaction:
+    a customer's line wakes a snoozed conversation, and outbound webhooks get each line."""
+    messages, conversations = Messages(session), Conversations(session)
+    for message_id in message_ids:
+        line = await messages.get(message_id)
+        if line is None:  # stored in this transaction
+            raise RuntimeError(f"line {message_id} vanished inside its transaction")
+        row = await _conversation(conversations, line.conversation_id)
+        if row.snoozed_at is not None and line.author_type == "customer":
+            await conversations.update_where(row.id, **wake_values(row, utc_now()))
+            History(session).record(row.id, "snooze_ended", note="the customer replied")
+        await webhooks.record_message(session, row.id, message_id)
 
 
 def _reading(score: float | None, signals: list[str]) -> Frustration | None:
