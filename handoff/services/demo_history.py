@@ -70,6 +70,7 @@ class HistoryWriter:
     def __init__(self, rng: random.Random, agents: dict[str, list[str]], now: datetime) -> None:
         self.rng, self.agents, self.now = rng, agents, now
         self.batch = Batch()
+        self.seqs: dict[str, int] = {}  # lines so far of the conversation being built
 
     def conversation(self, begin: datetime, number: int) -> None:
         rng = self.rng
@@ -120,6 +121,7 @@ class HistoryWriter:
         if rng.random() < 0.35 and self.agents.get(team):
             at = self._handoff(pk, row, at, team, mode)
         row["updated_at"] = self.now  # written now: the KPI refresher's rounds pick it up
+        row["last_seq"] = self.seqs.pop(pk, 0)
         self.batch.conversations.append(row)
 
     def _handoff(
@@ -187,9 +189,11 @@ class HistoryWriter:
     ) -> None:
         if at > self.now:
             return
+        seq = self.seqs[pk] = self.seqs.get(pk, 0) + 1  # the conversation's line order
         self.batch.messages.append(
             {
                 "id": new_id(),
+                "seq": seq,
                 "conversation_id": pk,
                 "author_type": author,
                 "author_name": None,
