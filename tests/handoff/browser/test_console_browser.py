@@ -85,7 +85,14 @@ def test_a_new_handoff_appears_live_and_the_agent_answers_it(
 
     console.claim()
     assert "Owner: you" in console.header()
-    assert console.action_buttons() == ["Transfer…", "Release", "Resolve", "Return to bot"]
+    assert console.action_buttons() == [
+        "Transfer…",
+        "Release",
+        "Resolve",
+        "Return to bot",
+        "Switch to answer later",
+        "Snooze…",
+    ]
     answer = "Hi, I'm Dana from billing. I see the double charge and I'm refunding it now."
     console.type_and_enter(answer)
     line = console.until(lambda: agent_lines(console), "the reply is not in the transcript")[0]
@@ -177,7 +184,14 @@ def test_a_transfer_hands_the_conversation_and_a_note_to_a_colleague(
     kim.until(lambda: kim.row_ids() == [handoff["id"]], "the transfer is not in Kim's list")
 
     kim.open(handoff["id"])
-    assert kim.action_buttons() == ["Transfer…", "Release", "Resolve", "Return to bot"]
+    assert kim.action_buttons() == [
+        "Transfer…",
+        "Release",
+        "Resolve",
+        "Return to bot",
+        "Switch to answer later",
+        "Snooze…",
+    ]
     kim.find("#act-resolve").click()
     kim.until(lambda: "Resolved" in kim.header(), "the conversation was not resolved")
     assert kim.row_ids() == [] and kim.action_buttons() == []
