@@ -5,6 +5,7 @@ series and drill-down, and the refresher's incremental rounds."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -88,8 +89,12 @@ async def _conversation(session, sender, *, mode="sync", team="billing", channel
     return row.id
 
 
+_seqs = itertools.count(1)  # lines' sequence numbers (unique per conversation is enough)
+
+
 def _line(pk, minutes, author, agent_id=None, frustration=None):
     return Message(
+        seq=next(_seqs),
         conversation_id=pk,
         author_type=author,
         author_agent_id=agent_id,

@@ -55,6 +55,7 @@ async def store_transcript(
                 resolved_at=at + timedelta(minutes=10) if status is Status.RESOLVED else None,
                 created_at=at,
                 updated_at=at + timedelta(minutes=10),
+                last_seq=len(lines),  # the lines below take 1..n
             )
         )
         await session.flush()
@@ -62,6 +63,7 @@ async def store_transcript(
         for number, (author, name, text, channel_id) in enumerate(lines):
             message = Message(
                 id=uuid.uuid4().hex,
+                seq=number + 1,
                 conversation_id=pk,
                 author_type=author,
                 author_name=name,
