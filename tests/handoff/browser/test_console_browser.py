@@ -325,6 +325,9 @@ def test_the_console_works_under_its_content_security_policy(
     console.row(handoff["id"])
     console.open(handoff["id"])
     console.wait_for_transcript()
-    meter = console.find("#triage .meter span")
-    assert meter.value_of_css_property("width") != "0px"  # styled through the CSSOM
+    width = console.until(  # read in one go: a live update may redraw the panel meanwhile
+        lambda: console.find("#triage .meter span").value_of_css_property("width"),
+        "the frustration meter is not drawn",
+    )
+    assert width != "0px"  # styled through the CSSOM
     assert console.driver.execute_script("return window.cspViolations") == []
