@@ -4,6 +4,7 @@ counter otherwise), so concurrent agents and several service instances cannot bo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,7 @@ from handoff.roles import Role
 from handoff.services import webhooks
 from handoff.services.auth import Principal
 from handoff.services.csat import CsatService
+from handoff.services.sla_targets import MODES, default_first_response_minutes, load_targets
 from handoff.services.views import (
     conversation_views,
     load_conversation,
@@ -31,7 +33,6 @@ from handoff.services.views import (
     load_row,
     message_event,
 )
-from handoff.sla_targets import MODES, first_response_minutes
 from handoff.states import WITH_PEOPLE, Action, Status, allowed, transition
 
 MAX_TEXT = 4000
@@ -274,13 +275,17 @@ class ConversationService:
             if row.mode == mode:
                 raise Conflict(f"The conversation is already {mode}.", "same_mode")
             values: dict[str, Any] = {"mode": mode}
-            if row.first_response_at is None:
+            if row.first_response_at is None:  # a supervisor's target, else the default
                 now = utc_now()
-                minutes = first_response_minutes(mode, row.priority_name)
+                promise = default_first_response_minutes(mode, row.priority_name)
+                target = (await load_targets(session)).for_episode(
+                    row.priority_level, mode, promise
+                )
+                seconds = target.first_response_seconds
                 start = (row.queued_at or now) if mode == "async" else now
                 values.update(
-                    first_response_minutes=minutes,
-                    sla_due_at=start + timedelta(minutes=minutes),
+                    first_response_minutes=None if seconds is None else math.ceil(seconds / 60),
+                    sla_due_at=None if seconds is None else start + timedelta(seconds=seconds),
                     sla_warned_at=None,
                     sla_breached_at=None,
                 )

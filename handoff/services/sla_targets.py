@@ -27,6 +27,13 @@ from handoff.services.business_calendar import BusinessCalendar
 from handoff.services.segments import Episode
 
 MODES = ("sync", "async")
+# First-response promise (minutes) by mode and priority name where no supervisor's row says
+# otherwise, for a conversation whose mode an agent switches (the bot makes the live-chat
+# promise at handoff with the same figures: actions/priority.py).
+DEFAULT_FIRST_RESPONSE_MINUTES: dict[str, dict[str, int]] = {
+    "sync": {"urgent": 2, "high": 5, "normal": 20, "low": 30},
+    "async": {"urgent": 60, "high": 240, "normal": 480, "low": 1440},
+}
 PRIORITIES = (1, 2, 3, 4)
 GOALS = ("first_response_seconds", "next_response_seconds", "resolution_seconds")
 MAX_TARGET_SECONDS = 60 * 60 * 24 * 90
@@ -134,6 +141,11 @@ class SlaClock:
         if goal is None or self.episode.first_response_at is not None:
             return None
         return goal - self.elapsed(now)
+
+
+def default_first_response_minutes(mode: str, priority_name: str) -> int:
+    defaults = DEFAULT_FIRST_RESPONSE_MINUTES[mode]
+    return defaults.get(priority_name, defaults["normal"])
 
 
 async def load_targets(session: AsyncSession) -> Targets:

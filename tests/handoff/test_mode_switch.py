@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from handoff.roles import Role
-from handoff.sla_targets import first_response_minutes
+from handoff.services.sla_targets import default_first_response_minutes as first_response_minutes
 from harness.handoff_data import make_agent, make_conversation
 
 CONV = "/api/v1/conversations"
@@ -96,3 +96,18 @@ async def test_only_the_owner_or_a_supervisor_switches(client, sessions):
     await client.post(f"{CONV}/{cid}/resolve", token=boss.token)
     resolved = await client.post(f"{CONV}/{cid}/mode", json={"mode": "sync"}, token=boss.token)
     assert resolved.status == 409
+
+
+async def test_a_supervisor_s_target_for_the_new_mode_is_used(client, sessions):
+    boss = await make_agent(sessions, Role.SUPERVISOR)
+    target = {"priority": 3, "mode": "async", "first_response_seconds": 7200}
+    answer = await client.request(
+        "PUT", "/api/v1/sla-targets", json={"targets": [target]}, token=boss.token
+    )
+    assert answer.status == 200
+    cid = (await make_conversation(sessions))["id"]
+    await client.post(f"{CONV}/{cid}/claim", token=boss.token)
+    later = await client.post(f"{CONV}/{cid}/mode", json={"mode": "async"}, token=boss.token)
+    assert later.body["priority"]["first_response_minutes"] == 120
+    due = moment(later.body["sla_due_at"]) - moment(later.body["queued_at"])
+    assert due == timedelta(hours=2)
