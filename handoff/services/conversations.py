@@ -27,8 +27,8 @@ from handoff.services.auth import Principal
 from handoff.services.csat import CsatService
 from handoff.services.sla_targets import MODES, default_first_response_minutes, load_targets
 from handoff.services.views import (
+    announce,
     conversation_views,
-    load_conversation,
     load_detail,
     load_row,
     message_event,
@@ -408,10 +408,7 @@ class ConversationService:
         return row
 
     async def _announce(self, kind: str, conversation_pk: str) -> views.JSON:
-        async with self.sessions() as session:
-            view = await load_conversation(session, conversation_pk)
-        await self.live.publish({"type": kind, "conversation": view})
-        return view
+        return await announce(self.sessions, self.live, kind, conversation_pk)
 
     async def _publish_message(self, message_id: str) -> None:
         async with self.sessions() as session:

@@ -18,7 +18,7 @@ from handoff.models import Conversation, Note, utc_now
 from handoff.repositories import Agents, Conversations, History
 from handoff.services.auth import Principal
 from handoff.services.conversations import check_owner, checked_text
-from handoff.services.views import load_conversation, load_row
+from handoff.services.views import announce, load_row
 from handoff.snooze import MAX_SNOOZE, wake_values
 from handoff.states import Status
 
@@ -131,7 +131,4 @@ class SnoozeService:
             raise Conflict("The conversation changed meanwhile; reload it.", "changed")
 
     async def _announce(self, kind: str, conversation_pk: str) -> views.JSON:
-        async with self.sessions() as session:
-            view = await load_conversation(session, conversation_pk)
-        await self.live.publish({"type": kind, "conversation": view})
-        return view
+        return await announce(self.sessions, self.live, kind, conversation_pk)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff import views
 from handoff.errors import NotFound
+from handoff.live import Broadcaster
 from handoff.models import Conversation, utc_now
 from handoff.repositories import Agents, Conversations, History, Messages
 
@@ -33,6 +34,16 @@ async def load_row(session: AsyncSession, conversation_pk: str) -> Conversation:
 
 async def load_conversation(session: AsyncSession, conversation_pk: str) -> views.JSON:
     return (await conversation_views(session, [await load_row(session, conversation_pk)]))[0]
+
+
+async def announce(
+    sessions: async_sessionmaker[AsyncSession], live: Broadcaster, kind: str, conversation_pk: str
+) -> views.JSON:
+    """Publish the conversation's current view to agents as a `kind` event; the view."""
+    async with sessions() as session:
+        view = await load_conversation(session, conversation_pk)
+    await live.publish({"type": kind, "conversation": view})
+    return view
 
 
 async def load_detail(session: AsyncSession, conversation_pk: str) -> views.JSON:
