@@ -81,7 +81,8 @@ def build_request(tracker: Tracker, now: datetime) -> tuple[dict[str, Any], Hand
         for line in session
         if line["author_type"] == "customer" and not line["payload"]
     ]
-    frustration = merge_frustration(peak_frustration(session), tracker.get_slot("frustration"))
+    peak = peak_frustration(session)
+    frustration = merge_frustration(peak, tracker.get_slot("frustration")) or peak
     triage = {name: _slot_text(tracker, name) for name in TRIAGE_FIELDS}
     escalation_reason = _slot_text(tracker, "escalation_reason")
     decision = decide(

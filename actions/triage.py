@@ -42,7 +42,8 @@ def normalise_reference(text: str) -> str | None:
     return None
 
 
-def _latest(tracker: Tracker) -> tuple[str, str]:
+def latest_turn(tracker: Tracker) -> tuple[str, str]:
+    """The customer's latest text and its intent's name (empty strings when missing)."""
     message = tracker.latest_message or {}
     return message.get("text") or "", (message.get("intent") or {}).get("name") or ""
 
@@ -58,7 +59,7 @@ class ValidateTriageForm(FormValidationAction):
     ) -> dict[str, Any]:
         if tracker.get_slot("description"):
             return {}
-        text, intent = _latest(tracker)
+        text, intent = latest_turn(tracker)
         if not text or text.startswith("/") or intent in NOT_AN_ANSWER:
             return {}
         asked = tracker.get_slot("requested_slot") == "description"
@@ -72,7 +73,7 @@ class ValidateTriageForm(FormValidationAction):
         """A typed answer to the reference question; entities are mapped by the domain."""
         if tracker.get_slot("requested_slot") != "reference":
             return {}
-        text, intent = _latest(tracker)
+        text, intent = latest_turn(tracker)
         entities = (tracker.latest_message or {}).get("entities") or []
         if intent in NOT_AN_ANSWER or any(
             e.get("entity") in {"order_number", "account_id", "account_email"} for e in entities
@@ -84,7 +85,7 @@ class ValidateTriageForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(value or "")
-        _, intent = _latest(tracker)
+        _, intent = latest_turn(tracker)
         if intent == "deny" or _NO_REFERENCE.search(text):
             return {"reference": UNKNOWN_REFERENCE}
         if reference := normalise_reference(text):

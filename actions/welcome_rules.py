@@ -35,6 +35,7 @@ from contracts.business_hours import (
     check_ranges,
     parse_time_range,
 )
+from contracts.config_check import check_file
 from contracts.values import CHANNELS, channel_name
 from customer_texts import cached_until_changed
 
@@ -552,14 +553,13 @@ def _display(path: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else rules_path()
-    try:
-        config = load_welcome_config(path)
-    except WelcomeRulesError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(f"{_display(path)}: OK, {len(config.rule_ids)} rules")
-    return 0
+    return check_file(
+        argv,
+        rules_path(),
+        load_welcome_config,
+        WelcomeRulesError,
+        lambda config: f"{len(config.rule_ids)} rules",
+    )
 
 
 if __name__ == "__main__":

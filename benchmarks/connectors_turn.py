@@ -93,7 +93,9 @@ class Arrivals:
     def count(self, channel: str, recipient: str) -> int:
         return len(self._times[(channel, recipient)])
 
-    async def nth(self, channel: str, recipient: str, n: int) -> float:
+    async def nth(
+        self, channel: str, recipient: str, n: int, timeout: float = TURN_TIMEOUT
+    ) -> float:
         """When the n-th message (1-based) to this customer arrived; waits for it."""
 
         async def arrived() -> float:
@@ -103,7 +105,7 @@ class Arrivals:
                 await self._changed.wait()
             return times[n - 1]
 
-        return await asyncio.wait_for(arrived(), TURN_TIMEOUT)
+        return await asyncio.wait_for(arrived(), timeout)
 
 
 class GraphApiThread:

@@ -33,10 +33,10 @@ from sqlalchemy import func, select
 
 from benchmarks.store import add_database_option, throwaway_store
 from handoff.db import create_engine, session_factory
-from handoff.ingest.sink import EventSink
 from handoff.ingest.sources.sql_tail import SqlTailSource
 from handoff.live import LocalBroadcaster
 from handoff.models import Message
+from handoff.services.sink import EventSink
 from harness.handoff_data import bot_event, slot_event, user_event
 from harness.rasa_events import write_rows
 

@@ -31,7 +31,7 @@ import aiohttp
 from benchmarks import summary_ms
 from benchmarks.store import add_database_option, throwaway_store
 from handoff.app import create_app
-from handoff.ingest.sink import EventSink
+from handoff.services.sink import EventSink
 from handoff.settings import Settings
 from harness.handoff_data import handoff_body, make_agent, user_event
 from harness.service import ApiClient, Response, serving

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from contracts.channel_windows import MESSAGE_TAGS
 from contracts.errors import ContractError
 from contracts.values import (
     HUMAN_AUTHORS,
@@ -26,7 +27,7 @@ from contracts.values import (
     format_time,
     obj,
     optional_text,
-    parse_time,
+    required_time,
     text,
 )
 
@@ -35,10 +36,63 @@ MAX_ERROR_CHARS = 4000
 REPORT_TEXT_LIMITS = {"channel": 50, "conversation_id": 255, "channel_message_id": 255}
 
 
+MAX_TEMPLATE_PARAMETERS = 10
+MAX_PARAMETER_CHARS = 1024  # WhatsApp's limit for a body parameter
+MAX_TEMPLATE_BUTTONS = 10  # quick-reply buttons of a WhatsApp template
+MAX_BUTTON_PAYLOAD_CHARS = 128
+
+
+@dataclass(frozen=True)
+class Template:
+    """An approved channel template (WhatsApp) to send instead of free text, its body
+    parameters in order; the request's `text` is the filled template as the agent saw it.
+    `buttons`: the payloads of the template's quick-reply buttons, in the buttons' order (their
+    titles are part of the approved template); a tap comes back as the payload."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+    buttons: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, body: Any) -> Template:
+        body = obj(body, "template")
+        parameters = _strings(body, "parameters", MAX_TEMPLATE_PARAMETERS, MAX_PARAMETER_CHARS)
+        buttons = _strings(body, "buttons", MAX_TEMPLATE_BUTTONS, MAX_BUTTON_PAYLOAD_CHARS)
+        return cls(text(body, "name", 512), text(body, "language", 20), parameters, buttons)
+
+    def to_json(self) -> dict[str, Any]:
+        """The body; `buttons` only when there are some."""
+        body: dict[str, Any] = {
+            "name": self.name,
+            "language": self.language,
+            "parameters": list(self.parameters),
+        }
+        if self.buttons:
+            body["buttons"] = list(self.buttons)
+        return body
+
+
+def _strings(body: Mapping[str, Any], name: str, most: int, chars: int) -> tuple[str, ...]:
+    items = body.get(name, [])
+    if not isinstance(items, list) or len(items) > most:
+        raise ContractError(f"template.{name}", f"must be a list of at most {most}")
+    values = each(
+        [{"value": item} for item in items],
+        lambda item: text(item, "value", chars),
+        f"template.{name}",
+    )
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class DeliverRequest:
     """One agent or system line to send. `channel` is None only on the service's side, for a
-    conversation without a known channel (it is then not sent); a received one always has it."""
+    conversation without a known channel (it is then not sent); a received one always has it.
+
+    The service decides how the channel's window lets the line go (contracts/channel_windows.py):
+    `tag` is the message tag a Messenger reply after 24 hours carries (`HUMAN_AGENT`),
+    `template` the WhatsApp template sent when the window is closed."""
 
     conversation_id: str
     channel: str | None
@@ -46,6 +100,8 @@ class DeliverRequest:
     author_type: str  # agent | system
     author_name: str | None
     text: str
+    tag: str | None = None
+    template: Template | None = None
 
     @classmethod
     def from_json(cls, body: Any) -> DeliverRequest:
@@ -54,15 +110,27 @@ class DeliverRequest:
         author_type = text(body, "author_type")
         if author_type not in HUMAN_AUTHORS:
             raise ContractError("author_type", "must be 'agent' or 'system'")
+        tag = optional_text(body, "tag")
+        if tag is not None and tag not in MESSAGE_TAGS:
+            raise ContractError("tag", f"must be one of {', '.join(MESSAGE_TAGS)} or null")
+        template = body.get("template")
         return cls(
             author_type=author_type,
             author_name=optional_text(body, "author_name") or None,
             text=text(body, "text"),
+            tag=tag,
+            template=None if template is None else Template.from_json(template),
             **fields,
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The body; `tag` and `template` only when set."""
+        body = {k: v for k, v in asdict(self).items() if k not in ("tag", "template")}
+        if self.tag is not None:
+            body["tag"] = self.tag
+        if self.template is not None:
+            body["template"] = self.template.to_json()
+        return body
 
 
 @dataclass(frozen=True)
@@ -88,17 +156,8 @@ class StatusReport:
             )
         }
         status = choice(body, "status", REPORTED_STATUSES, code="invalid_status")
-        at = body.get("at")
-        if at is None or at == "":
-            raise ContractError("at", "is required", missing=True)
-        try:
-            moment = parse_time(at) if isinstance(at, str) else None
-        except ValueError:
-            moment = None
-        if moment is None:
-            raise ContractError("at", "must be an ISO-8601 time, e.g. 2026-11-21T12:00:00.000Z")
         error = optional_text(body, "error", MAX_ERROR_CHARS)
-        return cls(status=status, at=moment, error=error, **fields)
+        return cls(status=status, at=required_time(body, "at"), error=error, **fields)
 
     @classmethod
     def list_from_json(cls, body: Any) -> list[StatusReport]:

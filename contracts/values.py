@@ -135,6 +135,20 @@ def choice(body: Mapping[str, Any], name: str, choices: tuple[str, ...], code: s
     return value
 
 
+def required_time(body: Mapping[str, Any], name: str) -> datetime:
+    """`body[name]`: an ISO-8601 time string (absent or empty is a missing field)."""
+    value = body.get(name)
+    if value is None or value == "":
+        raise ContractError(name, "is required", missing=True)
+    try:
+        moment = parse_time(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ContractError(name, "must be an ISO-8601 time, e.g. 2026-11-21T12:00:00.000Z")
+    return moment
+
+
 def optional_number(body: Mapping[str, Any], name: str) -> float | None:
     value = body.get(name)
     if value is None:

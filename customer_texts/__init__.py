@@ -45,6 +45,7 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "notice.closed": frozenset({"agent", "brand"}),
     "notice.mode_async": frozenset(),
     "notice.mode_sync": frozenset({"agent"}),
+    "notice.auto_closed": frozenset({"days", "brand"}),
 }
 _TOP_KEYS = frozenset({"version", "default_language", "languages"})
 

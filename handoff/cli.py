@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from handoff.csat import load_policy
 from handoff.db import create_engine, session_factory
 from handoff.errors import ServiceError
 from handoff.migrate import upgrade
@@ -66,7 +67,7 @@ async def seed_demo(engine: AsyncEngine) -> None:
             if await session.get(Team, team_id) is None:
                 session.add(Team(id=team_id, name=name))
     auth = AuthService(sessions, timedelta(minutes=1))
-    created = []
+    created: list[tuple[str, str, str]] = []
     for email, name, role, teams in DEMO_AGENTS:
         async with sessions() as session:
             if await Agents(session).by_email(email) is not None:
@@ -78,8 +79,8 @@ async def seed_demo(engine: AsyncEngine) -> None:
     await import_canned_replies(engine, LIBRARY_FILE)
     if not created:
         print("demo agents already exist (their passwords were printed when they were created)")
-    for email, role, password in created:
-        print(f"{role:<10} {email:<28} password {password}")
+    for email, role_name, password in created:
+        print(f"{role_name:<10} {email:<28} password {password}")
 
 
 async def import_canned_replies(engine: AsyncEngine, path: Path) -> None:
@@ -91,7 +92,8 @@ async def import_canned_replies(engine: AsyncEngine, path: Path) -> None:
 
 async def history(engine: AsyncEngine, settings: Settings, args: argparse.Namespace) -> None:
     sessions = session_factory(engine)
-    count = await seed_history(sessions, args.days, args.per_day, args.seed)
+    scale = load_policy(settings.csat_policy_path).scale  # the surveys the service would send
+    count = await seed_history(sessions, args.days, args.per_day, args.seed, scale=scale)
     print(f"demo history: {count} conversations over {args.days} days")
     await kpi_refresh(engine, settings)
 

@@ -2,7 +2,8 @@
 
 Pure module: the file is validated at load time and every error names the file, the rule and
 the field; `decide` applies the rules to what the service knows about a resolved conversation
-and says whether the survey may go out, or which rule stopped it and why.
+and says whether the survey may go out (as free text in the bot, or as one of the file's
+channel templates outside the channel's window), or which rule stopped it and why.
 
 Run `python -m handoff.csat [path]` to check a file.
 """
@@ -10,13 +11,18 @@ Run `python -m handoff.csat [path]` to check a file.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from contracts.channel_windows import TEMPLATE_CHANNELS
+from contracts.config_check import check_file
+from contracts.delivery import MAX_TEMPLATE_BUTTONS, Template
+from contracts.survey import answer_payload
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[1] / "bot" / "csat.yml"
 SCALES = {"csat_5": (1, 5), "nps_10": (0, 10)}
@@ -51,6 +57,22 @@ class Window:
 
 
 @dataclass(frozen=True)
+class SurveyTemplate:
+    """An approved channel template that asks for the score: what it says and its quick-reply
+    buttons (title, score) in order, as approved with the channel."""
+
+    name: str
+    language: str
+    text: str
+    buttons: tuple[tuple[str, int], ...]
+
+    def to_send(self) -> Template:
+        """The deliver request's template: each button's payload answers with its score."""
+        payloads = tuple(answer_payload(score) for _, score in self.buttons)
+        return Template(self.name, self.language, buttons=payloads)
+
+
+@dataclass(frozen=True)
 class CsatPolicy:
     scale: str = "csat_5"
     comment: bool = True
@@ -58,6 +80,7 @@ class CsatPolicy:
     enabled: frozenset[str] = frozenset(RULES)
     per_customer_days: int = 30
     windows: Mapping[str, Window] = field(default_factory=dict)
+    templates: Mapping[str, SurveyTemplate] = field(default_factory=dict)
 
     @property
     def score_range(self) -> tuple[int, int]:
@@ -144,7 +167,7 @@ def parse_policy(data: Any, source: str = "bot/csat.yml") -> CsatPolicy:
             )
         return value
 
-    top = mapping(data, None, "", ("version", "survey", "rules"))
+    top = mapping(data, None, "", ("version", "survey", "rules", "templates"))
     if top.get("version") != 1:
         raise fail(None, "version", f"expected 1, got {top.get('version')!r}")
     survey = mapping(top.get("survey", {}), None, "survey", ("scale", "comment", "delay_minutes"))
@@ -155,6 +178,7 @@ def parse_policy(data: Any, source: str = "bot/csat.yml") -> CsatPolicy:
     if not isinstance(comment, bool):
         raise fail(None, "survey.comment", f"expected true or false, got {comment!r}")
     delay = whole(survey.get("delay_minutes", 0), None, "survey.delay_minutes")
+    templates = _templates(top.get("templates", {}), SCALES[scale], fail, mapping)
     rules = mapping(top.get("rules", {}), None, "rules", RULES)
     enabled = set()
     days = 30
@@ -185,22 +209,72 @@ def parse_policy(data: Any, source: str = "bot/csat.yml") -> CsatPolicy:
                         f"expected one of {', '.join(OUTSIDE)}, got {outside!r}",
                     )
                 template = spec.get("template")
-                if outside == "template" and (not isinstance(template, str) or not template):
-                    raise fail(rule, f"{name}.template", "outside: template needs a template name")
+                if outside == "template":
+                    if channel not in TEMPLATE_CHANNELS:
+                        raise fail(rule, f"{name}.outside", f"{channel} has no templates")
+                    if not isinstance(template, str) or not template:
+                        raise fail(
+                            rule, f"{name}.template", "outside: template needs a template name"
+                        )
+                    if template not in templates:
+                        raise fail(
+                            rule, f"{name}.template", f"no template {template!r} under templates"
+                        )
                 windows[channel] = Window(hours, outside, template)
-    return CsatPolicy(scale, comment, delay, frozenset(enabled), days, windows)
+    return CsatPolicy(scale, comment, delay, frozenset(enabled), days, windows, templates)
+
+
+Fail = Callable[[str | None, str, str], CsatPolicyError]
+Checked = Callable[[Any, str | None, str, tuple[str, ...]], dict[str, Any]]
+
+
+def _templates(
+    data: Any, scale: tuple[int, int], fail: Fail, mapping: Checked
+) -> dict[str, SurveyTemplate]:
+    """The `templates` section: name -> what the approved template says and its buttons."""
+    if not isinstance(data, dict):
+        raise fail(None, "templates", f"expected a mapping, got {data!r}")
+    templates = {}
+    for name, spec in data.items():
+        at = f"templates.{name}"
+        spec = mapping(spec, None, at, ("language", "text", "buttons"))
+        words = {}
+        for key in ("language", "text"):
+            value = spec.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise fail(None, f"{at}.{key}", f"expected a non-empty string, got {value!r}")
+            words[key] = value
+        buttons = spec.get("buttons")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= MAX_TEMPLATE_BUTTONS:
+            raise fail(None, f"{at}.buttons", f"expected 1 to {MAX_TEMPLATE_BUTTONS} buttons")
+        low, high = scale
+        shown: list[tuple[str, int]] = []
+        for index, button in enumerate(buttons):
+            where = f"{at}.buttons[{index}]"
+            button = mapping(button, None, where, ("title", "score"))
+            title, score = button.get("title"), button.get("score")
+            if not isinstance(title, str) or not title.strip():
+                raise fail(None, f"{where}.title", f"expected a non-empty string, got {title!r}")
+            if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
+                raise fail(None, f"{where}.score", f"expected a score from {low} to {high}")
+            if score in {s for _, s in shown}:
+                raise fail(None, f"{where}.score", f"score {score} has a button already")
+            shown.append((title, score))
+        templates[str(name)] = SurveyTemplate(
+            str(name), words["language"], words["text"], tuple(shown)
+        )
+    return templates
 
 
 def main(argv: list[str]) -> int:
-    path = argv[1] if len(argv) > 1 else DEFAULT_POLICY_PATH
-    try:
-        policy = load_policy(path)
-    except CsatPolicyError as error:
-        print(error, file=sys.stderr)
-        return 1
-    print(f"{path}: ok ({policy.scale}, rules on: {', '.join(sorted(policy.enabled))})")
-    return 0
+    return check_file(
+        argv,
+        DEFAULT_POLICY_PATH,
+        load_policy,
+        CsatPolicyError,
+        lambda policy: f"{policy.scale}, rules on: {', '.join(sorted(policy.enabled))}",
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv[1:]))

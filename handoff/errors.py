@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from contracts.errors import ContractError
+
+T = TypeVar("T")
 
 
 class ServiceError(Exception):
@@ -31,6 +35,13 @@ class Forbidden(ServiceError):
 
 class NotFound(ServiceError):
     status, code = 404, "not_found"
+
+
+def found(row: T | None, what: str) -> T:
+    """`row`, or NotFound when it is gone (deleted meanwhile, e.g. by a customer's erasure)."""
+    if row is None:
+        raise NotFound(f"The {what} no longer exists.")
+    return row
 
 
 class Conflict(ServiceError):

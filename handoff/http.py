@@ -1,16 +1,15 @@
-"""POST with retries: 5xx answers and connection errors are retried with exponential backoff;
-any other answer is returned to the caller as it is."""
+"""POST with retries: 5xx answers and connection errors are retried with exponential backoff
+(`outbound.retry`, the policy every process uses); any other answer is returned as it is."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-logger = logging.getLogger(__name__)
+from outbound.retry import with_retries
 
 
 @dataclass(frozen=True)
@@ -30,8 +29,17 @@ class RetryPolicy:
     backoff_seconds: float = 0.5
     timeout_seconds: float = 10.0  # per attempt
 
-    def delay(self, attempt: int) -> float:
-        return self.backoff_seconds * 2 ** (attempt - 1)
+
+class _ServerFailed(Exception):
+    """A 5xx answer, retried like a connection error (its `Retry-After` honoured)."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(f"HTTP {answer.status}")
+        self.retry_after = answer.retry_after
+
+
+def _retryable(error: BaseException) -> bool:
+    return isinstance(error, _ServerFailed | aiohttp.ClientError | asyncio.TimeoutError)
 
 
 async def post(
@@ -43,25 +51,33 @@ async def post(
     params: dict[str, str] | None = None,
     data: bytes | None = None,
 ) -> Answer:
-    """POST `payload` as JSON, or `data` as it is (bytes someone signed) when given."""
-    last = ""
+    """POST `payload` as JSON, or `data` as it is (bytes someone signed) when given, under the
+    one retry policy (`outbound.retry`)."""
     content: dict[str, Any] = {"data": data} if data is not None else {"json": payload}
     timeout = aiohttp.ClientTimeout(total=policy.timeout_seconds)
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            async with http.post(
-                url, headers=headers, params=params, timeout=timeout, **content
-            ) as response:
-                body = await _body(response)
-                if response.status < 500:
-                    return Answer(response.status, body, _seconds(response.headers))
-                last = f"HTTP {response.status}"
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            last = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        logger.warning("POST %s failed (attempt %d/%d): %s", url, attempt, policy.attempts, last)
-        if attempt < policy.attempts:
-            await asyncio.sleep(policy.delay(attempt))
-    raise Unreachable(last)
+
+    async def attempt() -> Answer:
+        async with http.post(
+            url, headers=headers, params=params, timeout=timeout, **content
+        ) as response:
+            answer = Answer(response.status, await _body(response), _seconds(response.headers))
+        if answer.status >= 500:
+            raise _ServerFailed(answer)
+        return answer
+
+    try:
+        return await with_retries(
+            attempt,
+            what=f"POST {url}",
+            attempts=policy.attempts,
+            backoff_seconds=policy.backoff_seconds,
+            retryable=_retryable,
+        )
+    except _ServerFailed as error:
+        raise Unreachable(str(error)) from None
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        named = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise Unreachable(named) from None
 
 
 def _seconds(headers: Any) -> float | None:

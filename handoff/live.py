@@ -23,6 +23,8 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from outbound.retry import Backoff
+
 logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
@@ -104,8 +106,6 @@ class RedisBroadcaster:
     message carries this instance's id, so an instance skips its own events coming back.
     """
 
-    RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
-
     def __init__(
         self, url: str, channel: str, queue_size: int = 1000, outbox_size: int = 10_000
     ) -> None:
@@ -147,39 +147,37 @@ class RedisBroadcaster:
         await self._redis.aclose()
 
     async def _send_outbox(self) -> None:
-        failures = 0
+        backoff = Backoff(initial=0.1, maximum=5.0)
         while True:
             message = await self._outbox.get()
             while True:
                 try:
                     await self._redis.publish(self._channel, message)
-                    failures = 0
+                    backoff.reset()
                     break
                 except (RedisError, OSError) as error:
-                    failures += 1
-                    if failures == 1:
-                        logger.warning("live fan-out: publishing to Redis failed: %s", error)
-                    await asyncio.sleep(self._retry_delay(failures))
+                    level = backoff.log_level
+                    logger.log(level, "live fan-out: publishing to Redis failed: %s", error)
+                    await asyncio.sleep(backoff.next_delay())
 
     async def _listen(self) -> None:
-        failures = 0
+        backoff = Backoff(initial=0.1, maximum=5.0)
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
                     self.listening.set()
-                    if failures:
+                    if backoff.failures:
                         logger.info("live fan-out: subscribed to Redis again")
                         self._local.deliver({"type": "resync"})
-                    failures = 0
+                    backoff.reset()
                     async for message in pubsub.listen():
                         self._receive(message)
             except (RedisError, OSError) as error:
                 self.listening.clear()
-                failures += 1
-                if failures == 1:
-                    logger.warning("live fan-out: lost the Redis subscription: %s", error)
-                await asyncio.sleep(self._retry_delay(failures))
+                level = backoff.log_level
+                logger.log(level, "live fan-out: lost the Redis subscription: %s", error)
+                await asyncio.sleep(backoff.next_delay())
 
     def _receive(self, message: dict[str, Any]) -> None:
         if message.get("type") != "message":
@@ -192,9 +190,6 @@ class RedisBroadcaster:
             return
         if origin != self.origin:
             self._local.deliver(event)
-
-    def _retry_delay(self, failures: int) -> float:
-        return self.RETRY_SECONDS[min(failures, len(self.RETRY_SECONDS)) - 1]
 
 
 def broadcaster(redis_url: str | None, channel: str) -> LocalBroadcaster | RedisBroadcaster:

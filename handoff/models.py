@@ -22,7 +22,12 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import (
+    Enum as SqlEnum,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from handoff.states import Status
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -118,7 +123,17 @@ class Conversation(Base):
     customer_id: Mapped[str | None] = mapped_column(String(255))
     customer_name: Mapped[str | None] = mapped_column(String(200))
     customer_language: Mapped[str] = mapped_column(String(20), default="en")
-    status: Mapped[str] = mapped_column(String(20), default="bot")
+    # Stored as the plain strings ("queued"...), no CHECK constraint: read back as `Status`.
+    status: Mapped[Status] = mapped_column(
+        SqlEnum(
+            Status,
+            native_enum=False,
+            create_constraint=False,
+            length=20,
+            values_callable=lambda members: [member.value for member in members],
+        ),
+        default=Status.BOT,
+    )
     priority_level: Mapped[int] = mapped_column(Integer, default=3)
     priority_name: Mapped[str] = mapped_column(String(20), default="normal")
     first_response_minutes: Mapped[int | None] = mapped_column(Integer)
@@ -158,6 +173,11 @@ class Conversation(Base):
     snoozed_by_agent_id: Mapped[str | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL")
     )
+    # how the latest resolution came about: "person" or "automatic" (handoff/services/threads.py)
+    resolution: Mapped[str | None] = mapped_column(String(20))
+    # customer-reopened resolutions (within the topic's reopen window), and the latest one
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reopened_at: Mapped[datetime | None]
 
 
 class Message(Base):
@@ -368,6 +388,19 @@ class QueueAgent(Base):
     lock_counter: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class PresenceChange(Base):
+    """One presence change of an agent (online, away, offline), for the presence KPIs
+    (handoff/services/presence_kpis.py); written with every `queue_agents.presence` update."""
+
+    __tablename__ = "agent_presence_changes"
+    __table_args__ = (Index("ix_agent_presence_changes_agent_at", "agent_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    presence: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime]
+
+
 class ConsoleConnection(Base):
     """One open console websocket; `seen_at` is refreshed by its instance, so the sockets of an
     instance that died are dropped once they are stale."""
@@ -540,10 +573,75 @@ class CannedReply(Base):
     text: Mapped[str] = mapped_column(Text)
     shortcut: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str] = mapped_column(String(20), default="en")
+    # triage topics it answers (empty: any); suggested responses rank it first for them
+    topics: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     updated_by_agent_id: Mapped[str | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL")
     )
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# Suggested responses (handoff/services/suggestions.py, docs/suggestions.md).
+
+
+class SuggestionEntry(Base):
+    """An agent's reply mined from a resolved conversation, personal details already replaced by
+    placeholders, with the customer context before it and that context's encoder vector."""
+
+    __tablename__ = "suggestion_entries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(32), unique=True)
+    team: Mapped[str | None] = mapped_column(String(64))
+    topic: Mapped[str | None] = mapped_column(String(50))
+    device: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(20), default="en")
+    context: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    # the encoder's float32 vectors (384 x 4 bytes) of `context` and of `text`
+    context_vector: Mapped[bytes] = mapped_column(LargeBinary)
+    text_vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # set when a supervisor adds it to the canned replies: the approved copy takes its place
+    promoted_reply_id: Mapped[str | None] = mapped_column(
+        ForeignKey("canned_replies.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+
+
+class SuggestionMined(Base):
+    """A resolved conversation whose replies are in `suggestion_entries` (or had none to mine)."""
+
+    __tablename__ = "suggestion_mined"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    mined_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class SuggestionFeedback(Base):
+    """One suggestion shown to an agent, or what the agent did with it: `used` (sent unchanged),
+    `edited` (sent after `edit_distance` character edits) or `rejected` (dismissed, or the agent
+    wrote their own). `suggestion` is `approved:<canned reply id>` or `mined:<entry id>`."""
+
+    __tablename__ = "suggestion_feedback"
+    __table_args__ = (
+        Index("ix_suggestion_feedback_suggestion_topic", "suggestion", "topic"),
+        Index("ix_suggestion_feedback_conversation_id", "conversation_id", "suggestion"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    suggestion: Mapped[str] = mapped_column(String(80))
+    topic: Mapped[str | None] = mapped_column(String(50))
+    outcome: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str | None] = mapped_column(Text)  # what was offered (shown rows)
+    edit_distance: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 # KPIs (handoff/services/kpis.py, docs/kpis.md): facts derived from the conversations above,
@@ -640,6 +738,8 @@ class KpiSegment(Base):
     """Who held a conversation when: bot, queued, agent, snoozed, resolved (docs/kpis.md)."""
 
     __tablename__ = "kpi_segments"
+    # the agents' segments that overlap a slice (presence KPIs): by agent, then end
+    __table_args__ = (Index("ix_kpi_segments_agent_ended", "agent_id", "ended_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_pk: Mapped[str] = mapped_column(
@@ -726,3 +826,67 @@ class KpiAlert(Base):
     notified: Mapped[str] = mapped_column(String(20), default="")  # events sent: "opened,cleared"
     notify_attempts: Mapped[int] = mapped_column(Integer, default=0)
     notify_error: Mapped[str | None] = mapped_column(Text)
+
+
+class BulkAction(Base):
+    """A supervisor's crisis action on the conversations a filter selected
+    (handoff/services/bulk_actions.py): the audit record, and what an undo needs.
+
+    `previous` maps each changed conversation's id to the value the action replaced (its tags
+    or its team); an undo puts back only those the action's value is still on."""
+
+    __tablename__ = "bulk_actions"
+    __table_args__ = (Index("ix_bulk_actions_created", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(20))  # tag | move | reply | resolve
+    selection: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the filter, as given
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the tag, team or text
+    conversation_ids: Mapped[list[Any]] = mapped_column(default=list)
+    previous: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    undone_at: Mapped[datetime | None]
+    undone_by_agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+
+
+class Customer(Base):
+    """One person across channels and conversations (handoff/services/customers.py)."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CustomerIdentity(Base):
+    """Something that tells a customer apart: an account id, email, phone, order reference, or a
+    channel's sender id. Each belongs to one customer, so the same value found again links there."""
+
+    __tablename__ = "customer_identities"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # account | email | phone | order | sender
+    value: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CustomerConversation(Base):
+    """Which customer a conversation belongs to; `linked_by`: "triage" or the merging agent."""
+
+    __tablename__ = "customer_conversations"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    linked_by: Mapped[str] = mapped_column(String(32))
+    linked_at: Mapped[datetime] = mapped_column(default=utc_now)

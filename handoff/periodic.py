@@ -21,8 +21,28 @@ from handoff.repositories import Leases
 logger = logging.getLogger(__name__)
 
 
-async def run_every(seconds: float, job: Callable[[], Awaitable[object]], what: str) -> None:
-    """Run `job` now and then every `seconds`; a failed round is logged, the next one retries."""
+async def wait_until_set(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set or `seconds` passed; whether it was set.
+
+    Not `asyncio.wait_for(event.wait(), …)`: on Python 3.10 that swallows a cancellation that
+    arrives as the event is set, and a job loop cancelled at shutdown would then run on, with
+    the app's stop waiting for it forever.
+    """
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=seconds)
+    finally:
+        waiter.cancel()
+    return bool(done)
+
+
+async def run_every(
+    seconds: float, job: Callable[[], Awaitable[object]], what: str, *, at_start: bool = True
+) -> None:
+    """Run `job` now (unless not `at_start`) and then every `seconds`; a failed round is logged,
+    the next one retries."""
+    if not at_start:
+        await asyncio.sleep(seconds)
     while True:
         try:
             await job()
@@ -64,6 +84,8 @@ async def run_leased(
     holder: str,
     seconds: float,
     job: Callable[[], Awaitable[object]],
+    *,
+    at_start: bool = True,
 ) -> None:
     """`run_every` for a job that must run once across instances."""
-    await run_every(seconds, leased(sessions, name, holder, seconds, job), name)
+    await run_every(seconds, leased(sessions, name, holder, seconds, job), name, at_start=at_start)

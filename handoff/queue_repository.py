@@ -3,7 +3,7 @@ assignment), on a caller's session: the caller owns the transaction."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.db import insert_for
+from handoff.db import affected_rows, insert_for
 from handoff.models import (
     Agent,
     AgentTeam,
@@ -21,6 +21,7 @@ from handoff.models import (
     Conversation,
     Message,
     PendingReply,
+    PresenceChange,
     QueueAgent,
     TeamQueue,
     utc_now,
@@ -92,13 +93,22 @@ class QueueStore:
         return {row.agent_id: row for row in rows}
 
     async def update_agent(self, agent_id: str, *conditions: Any, **values: Any) -> bool:
+        """Update the agent's row if `conditions` hold; a presence change (with
+        `presence_changed_at`) is also kept in the presence history."""
         statement = (
             update(QueueAgent)
             .where(QueueAgent.agent_id == agent_id, *conditions)
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return (await self.session.execute(statement)).rowcount == 1
+        changed = await affected_rows(self.session, statement) == 1
+        if changed and "presence_changed_at" in values:
+            self.session.add(
+                PresenceChange(
+                    agent_id=agent_id, presence=values["presence"], at=values["presence_changed_at"]
+                )
+            )
+        return changed
 
     async def lock_online_agent(self, agent_id: str) -> bool:
         """Take the agent's row (a row lock on PostgreSQL; SQLite holds the write lock from
@@ -178,6 +188,22 @@ class QueueStore:
             )
         )
         return (await self.session.execute(query)).tuples().all()
+
+    async def presence_counts(self) -> tuple[Counter[str], dict[str, Counter[str]]]:
+        """Active agents online and away now: how many in all, and per team they are in."""
+        query = (
+            select(QueueAgent.agent_id, QueueAgent.presence, AgentTeam.team_id)
+            .join(Agent, Agent.id == QueueAgent.agent_id)
+            .outerjoin(AgentTeam, AgentTeam.agent_id == QueueAgent.agent_id)
+            .where(Agent.active.is_(True), QueueAgent.presence.in_((ONLINE, AWAY)))
+        )
+        present: dict[str, str] = {}
+        teams: dict[str, Counter[str]] = defaultdict(Counter)
+        for agent_id, presence, team in (await self.session.execute(query)).tuples():
+            present[agent_id] = presence
+            if team is not None:
+                teams[team][presence] += 1
+        return Counter(present.values()), teams
 
     async def timed_out_agents(self, rows: Sequence[Conversation]) -> dict[str, set[str]]:
         """Per conversation, the agents who let it time out since it was last queued: they

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import String, cast, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import String, cast, delete, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from handoff.db import insert_for
-from handoff.ingest.failures import Rejected
-from handoff.ingest.mapping import Line
+from handoff.db import affected_rows, insert_for
+from handoff.failures import Rejected
+from handoff.lines import Line
 from handoff.models import (
     Agent,
     AgentSession,
@@ -33,18 +33,19 @@ from handoff.models import (
     new_id,
     utc_now,
 )
-from handoff.states import Status
+from handoff.states import QueueFilter, Status
+
+NEVER = datetime(9999, 12, 31, tzinfo=timezone.utc)  # sorts "no time" last
+QueueKey = tuple[int, datetime, datetime, str]
+
+
+def queue_key(row: Conversation) -> QueueKey:
+    """A conversation's place in the queue order (`Conversations.queue`)."""
+    return (row.priority_level, row.sla_due_at or NEVER, row.queued_at or NEVER, row.id)
 
 
 def status_in(statuses: Iterable[Status]) -> ColumnElement[bool]:
     return Conversation.status.in_([status.value for status in statuses])
-
-
-@dataclass(frozen=True)
-class QueueFilter:
-    status: Status = Status.QUEUED
-    team: str | None = None
-    mode: str | None = None
 
 
 class Conversations:
@@ -57,6 +58,11 @@ class Conversations:
     async def by_rasa_id(self, conversation_id: str) -> Conversation | None:
         query = select(Conversation).where(Conversation.conversation_id == conversation_id)
         return (await self.session.scalars(query.execution_options(populate_existing=True))).first()
+
+    async def id_of(self, conversation_id: str) -> str | None:
+        """The id of the conversation with this Rasa id, if there is one."""
+        query = select(Conversation.id).where(Conversation.conversation_id == conversation_id)
+        return await self.session.scalar(query)
 
     async def ensure(self, conversation_id: str, channel: str | None, at: datetime) -> str:
         """The id of the conversation with this Rasa id, created (status bot) if new."""
@@ -85,21 +91,31 @@ class Conversations:
             .values(version=Conversation.version + 1, updated_at=utc_now(), **values)
             .execution_options(synchronize_session=False)
         )
-        return (await self.session.execute(statement)).rowcount == 1
+        return await affected_rows(self.session, statement) == 1
 
-    async def queue(self, where: QueueFilter) -> Sequence[Conversation]:
+    async def queue(
+        self, where: QueueFilter, limit: int | None = None, after: QueueKey | None = None
+    ) -> Sequence[Conversation]:
+        """In queue order (priority, SLA due time, none last, queueing time, id); a page of
+        `limit` after the row whose `queue_key` is `after` (a keyset page: stable while
+        conversations arrive and leave)."""
         query = select(Conversation).where(Conversation.status == where.status.value)
         if where.team:
             query = query.where(Conversation.team == where.team)
         if where.mode:
             query = query.where(Conversation.mode == where.mode)
-        query = query.order_by(
+        key: tuple[Any, ...] = (  # the columns the keyset pages on
             Conversation.priority_level,
-            Conversation.sla_due_at.is_(None),
-            Conversation.sla_due_at,
-            Conversation.queued_at,
+            func.coalesce(Conversation.sla_due_at, NEVER),
+            func.coalesce(Conversation.queued_at, NEVER),
             Conversation.id,
         )
+        if after is not None:
+            bound = (literal(value, column.type) for value, column in zip(after, key, strict=True))
+            query = query.where(tuple_(*key) > tuple_(*bound))
+        query = query.order_by(*key)
+        if limit is not None:
+            query = query.limit(limit)
         return (await self.session.scalars(query)).all()
 
     async def due_for_sla(self, until: datetime) -> Sequence[Conversation]:
@@ -123,6 +139,42 @@ class Conversations:
             .order_by(Conversation.snoozed_until)
         )
         return (await self.session.scalars(query)).all()
+
+    async def awaiting_customer(
+        self, answered_before: datetime
+    ) -> Sequence[tuple[Conversation, datetime]]:
+        """Open, awake conversations whose latest person's line is an agent's (one the channel
+        did not refuse) from before `answered_before`, with that line's time: the customer has
+        not answered since."""
+        agent_at = (
+            select(Message.conversation_id, func.max(Message.created_at).label("at"))
+            .where(Message.author_type == "agent", _not_failed())
+            .group_by(Message.conversation_id)
+            .subquery()
+        )
+        customer_at = (
+            select(Message.conversation_id, func.max(Message.created_at).label("at"))
+            .where(Message.author_type == "customer")
+            .group_by(Message.conversation_id)
+            .subquery()
+        )
+        query = (
+            select(Conversation, agent_at.c.at)
+            .join(agent_at, agent_at.c.conversation_id == Conversation.id)
+            .outerjoin(customer_at, customer_at.c.conversation_id == Conversation.id)
+            .where(
+                status_in((Status.QUEUED, Status.ASSIGNED)),
+                Conversation.snoozed_at.is_(None),
+                agent_at.c.at <= answered_before,
+                or_(customer_at.c.at.is_(None), customer_at.c.at < agent_at.c.at),
+            )
+            .order_by(agent_at.c.at, Conversation.id)
+        )
+        return [(row, at) for row, at in (await self.session.execute(query)).all()]
+
+
+def _not_failed() -> ColumnElement[bool]:
+    return or_(Message.delivery_status.is_(None), Message.delivery_status != "failed")
 
 
 def line_values(conversation_pk: str, line: Line, seq: int, **extra: Any) -> dict[str, Any]:
@@ -166,6 +218,8 @@ class Messages:
             .returning(Conversation.last_seq)
             .execution_options(synchronize_session=False)
         )
+        if seq is None:
+            raise LookupError(f"no conversation {conversation_pk} for the line")
         statement = (
             insert_for(self.session, Message)
             .values(line_values(conversation_pk, line, seq, **extra))
@@ -224,6 +278,32 @@ class Messages:
         query = select(Message).join(ranked, ranked.c.id == Message.id).where(ranked.c.rank == 1)
         return {message.conversation_id: message for message in await self.session.scalars(query)}
 
+    async def last_customer_at(self, conversation_pks: Iterable[str]) -> dict[str, datetime]:
+        """Each conversation's latest customer line time (for the channels' reply windows)."""
+        ids = list(conversation_pks)
+        if not ids:
+            return {}
+        query = (
+            select(Message.conversation_id, func.max(Message.created_at))
+            .where(Message.conversation_id.in_(ids), Message.author_type == "customer")
+            .group_by(Message.conversation_id)
+        )
+        return {pk: at for pk, at in (await self.session.execute(query)).all() if at is not None}
+
+    async def customer_since(self, conversation_pk: str, since: datetime) -> Message | None:
+        """The customer's first line after `since` (a resolution)."""
+        query = (
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_pk,
+                Message.author_type == "customer",
+                Message.created_at > since,
+            )
+            .order_by(Message.created_at, Message.seq)
+            .limit(1)
+        )
+        return await self.session.scalar(query)
+
     async def update(self, message_id: str, **values: Any) -> None:
         await self.session.execute(update(Message).where(Message.id == message_id).values(**values))
 
@@ -252,7 +332,7 @@ class Messages:
             .values(delivery_status=status, delivery_error=error)
             .execution_options(synchronize_session=False)
         )
-        return (await self.session.execute(statement)).rowcount == 1
+        return await affected_rows(self.session, statement) == 1
 
 
 class Agents:
@@ -310,7 +390,7 @@ class Sessions:
 
     async def remove_expired(self, now: datetime) -> int:
         statement = delete(AgentSession).where(AgentSession.expires_at <= now)
-        return (await self.session.execute(statement)).rowcount
+        return await affected_rows(self.session, statement)
 
 
 class LoginFailures:
@@ -345,7 +425,7 @@ class LoginFailures:
 
     async def remove_older(self, before: datetime) -> int:
         statement = delete(LoginFailure).where(LoginFailure.failed_at <= before)
-        return (await self.session.execute(statement)).rowcount
+        return await affected_rows(self.session, statement)
 
 
 class History:
@@ -396,7 +476,7 @@ class Cursors:
 
 
 class DeadLetters:
-    """Events set aside by the ingestion (`handoff.ingest.failures.Rejected`)."""
+    """Events set aside by the ingestion (`handoff.failures.Rejected`)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -462,7 +542,7 @@ class DeadLetters:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return (await self.session.execute(statement)).rowcount == 1
+        return await affected_rows(self.session, statement) == 1
 
 
 def contains(column: Any, text: str) -> ColumnElement[bool]:
@@ -515,9 +595,11 @@ class SearchFilter:
     tag: str | None = None
     team: str | None = None
     agent_id: str | None = None  # the owner, or anyone it was assigned to before
+    channel: str | None = None
     statuses: tuple[Status, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    ids: tuple[str, ...] | None = None  # only these conversations (an alert's)
 
 
 class ConversationSearch:
@@ -556,6 +638,8 @@ class ConversationSearch:
             found.append(contains(cast(Conversation.tags, String), json.dumps(where.tag.lower())))
         if where.team:
             found.append(Conversation.team == where.team)
+        if where.channel:
+            found.append(Conversation.channel == where.channel)
         if where.agent_id:
             handled = exists().where(
                 Assignment.conversation_id == Conversation.id,
@@ -568,6 +652,8 @@ class ConversationSearch:
             found.append(Conversation.created_at >= where.since)
         if where.until:
             found.append(Conversation.created_at < where.until)
+        if where.ids is not None:
+            found.append(Conversation.id.in_(where.ids))
         return found
 
 
@@ -583,9 +669,9 @@ class Leases:
         statement = insert_for(self.session, JobLease).values(
             name=name, holder=holder, expires_at=until
         )
-        statement = statement.on_conflict_do_update(
+        upsert = statement.on_conflict_do_update(
             index_elements=["name"],
             set_={"holder": holder, "expires_at": until},
             where=(JobLease.holder == holder) | (JobLease.expires_at <= now),
         ).returning(JobLease.holder)
-        return (await self.session.execute(statement)).scalar_one_or_none() == holder
+        return (await self.session.execute(upsert)).scalar_one_or_none() == holder

@@ -204,6 +204,10 @@ class Settings:
     webhook_max_backoff_seconds: float = 30 * 60.0
     webhook_retry_hours: float = 24.0
     csat_policy_path: str = str(REPO_ROOT / "bot" / "csat.yml")  # CSAT eligibility (YAML)
+    csat_check_seconds: int = 5  # how often due surveys are started (one instance at a time)
+    # reopen windows and silence limits per topic (handoff/thread_policy.py)
+    thread_policy_path: str = str(REPO_ROOT / "handoff" / "threads.yml")
+    thread_check_seconds: float = 300.0  # the automatic resolution timer's round
     # CRM lookup for the console (handoff/services/crm.py); no URL: the panel says so.
     crm_lookup_url: str = ""
     crm_token: str = ""
@@ -211,6 +215,9 @@ class Settings:
     crm_cache_seconds: float = 60.0
     crm_fields: str = ""  # "Label=dotted.path, …"; empty: name, plan, open_orders, lifetime_value
     queue: QueueSettings = field(default_factory=QueueSettings)  # presence, assignment
+    # Suggested responses (handoff/services/suggestions.py): how often resolved conversations
+    # are mined (one instance) and each instance's index catches up with the store.
+    suggestion_index_seconds: float = 15.0
     # Live fan-out between instances (handoff/live.py): a redis:// URL, or None (in-process).
     live_redis_url: str | None = None
     live_channel: str = "handoff:live"
@@ -228,6 +235,7 @@ class Settings:
             delivery_url=env.get("DELIVERY_URL", "http://127.0.0.1:5005"),
             delivery_token=env.get("DELIVERY_TOKEN", ""),
             sla_warning_minutes=_int(env, "SLA_WARNING_MINUTES", 2),
+            sla_check_seconds=_int(env, "SLA_CHECK_SECONDS", 15),
             event_source=EventSource.parse(source) if source else None,
             env=env.get("HANDOFF_ENV", "production"),
             host=env.get("HANDOFF_HOST", "127.0.0.1"),
@@ -246,6 +254,10 @@ class Settings:
             webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", 5),
             webhook_retry_hours=_int(env, "WEBHOOK_RETRY_HOURS", 24),
             csat_policy_path=env.get("CSAT_POLICY_PATH") or str(REPO_ROOT / "bot" / "csat.yml"),
+            csat_check_seconds=_int(env, "CSAT_CHECK_SECONDS", 5),
+            thread_policy_path=env.get("THREAD_POLICY_PATH")
+            or str(REPO_ROOT / "handoff" / "threads.yml"),
+            thread_check_seconds=_int(env, "THREAD_CHECK_SECONDS", 300),
             crm_lookup_url=env.get("CRM_LOOKUP_URL", "").strip(),
             crm_token=env.get("CRM_TOKEN", ""),
             crm_timeout_seconds=_int(env, "CRM_TIMEOUT_SECONDS", 3),
@@ -254,6 +266,7 @@ class Settings:
             queue=_queue(env),
             live_redis_url=env.get("LIVE_REDIS_URL", "").strip() or None,
             live_channel=env.get("LIVE_CHANNEL", "").strip() or "handoff:live",
+            suggestion_index_seconds=_int(env, "SUGGESTION_INDEX_SECONDS", 15),
         )
 
     def validated(self) -> Settings:
@@ -285,6 +298,7 @@ class Settings:
         for name in (
             "session_ttl_minutes",
             "sla_warning_minutes",
+            "sla_check_seconds",
             "port",
             "secure_form_ttl_minutes",
             "webhook_timeout_seconds",
@@ -292,6 +306,8 @@ class Settings:
             "webhook_backoff_seconds",
             "webhook_max_backoff_seconds",
             "webhook_retry_hours",
+            "csat_check_seconds",
+            "suggestion_index_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive number")

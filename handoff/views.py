@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from contracts.channel_windows import closed_reason, template_allowed, window_state
 from contracts.values import format_time
 from handoff.models import Agent, Conversation, Message, Note, Team
-from handoff.states import WITH_PEOPLE, Status
+from handoff.states import VIEWERS, WITH_PEOPLE, Status, allowed_actions
 
 JSON = dict[str, Any]
 
@@ -26,9 +27,11 @@ def conversation(
     owner_name: str | None,
     last: Message | None,
     now: datetime,
+    last_customer_at: datetime | None = None,
 ) -> JSON:
     waiting = None
-    if row.queued_at and Status(row.status) in WITH_PEOPLE:
+    status = Status(row.status)
+    if row.queued_at and status in WITH_PEOPLE:
         waiting = max(0, int(((row.first_response_at or now) - row.queued_at).total_seconds()))
     return {
         "id": row.id,
@@ -40,6 +43,7 @@ def conversation(
             "language": row.customer_language,
         },
         "status": row.status,
+        "allowed_actions": {viewer: allowed_actions(status, viewer) for viewer in VIEWERS},
         "priority": {
             "level": row.priority_level,
             "name": row.priority_name,
@@ -73,6 +77,10 @@ def conversation(
         "first_response_at": iso(row.first_response_at),
         "resolved_at": iso(row.resolved_at),
         "returned_to_bot_at": iso(row.returned_to_bot_at),
+        "resolution": row.resolution,
+        "reopen_count": row.reopen_count,
+        "reopened_at": iso(row.reopened_at),
+        "reply_window": reply_window(row.channel, last_customer_at, now),
         "waiting_seconds": waiting,
         "version": row.version,
         "last_message": (
@@ -80,6 +88,20 @@ def conversation(
             if last
             else None
         ),
+    }
+
+
+def reply_window(channel: str | None, last_customer_at: datetime | None, now: datetime) -> JSON:
+    """Whether an agent may write free text now (contracts/channel_windows.py), for the console's
+    countdown; web chat is always `open` without an end."""
+    state = window_state(channel, last_customer_at, now)
+    return {
+        "state": state.state,
+        "closes_at": iso(state.closes_at),
+        "tag": state.tag,
+        "template": not state.free_text and template_allowed(channel),
+        "reason": None if state.free_text else closed_reason(channel, last_customer_at, now),
+        "customer_wrote_at": iso(last_customer_at),
     }
 
 

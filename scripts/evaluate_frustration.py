@@ -2,6 +2,7 @@
 
     PYTHONPATH=. .venv-bot/bin/python scripts/evaluate_frustration.py [--errors]
     PYTHONPATH=. .venv-bot/bin/python scripts/evaluate_frustration.py /path/to/goemotions
+    PYTHONPATH=. .venv-bot/bin/python scripts/evaluate_frustration.py --complaints FILE.csv
 
 Without DATA: precision and recall of "frustrated" (score >= threshold) and Spearman of score vs
 intensity on `tests/fixtures/frustration/labelled.csv` (written by this team: a regression test,
@@ -24,6 +25,12 @@ gratitude, approval: "neutral" comments are often hostile without an emotion lab
 side by side: VADER alone (score = (1 - compound) / 2, "escalates" at compound <= -0.5) and the
 previous rule scorer (`bot/frustration.py` at --old-ref, loaded from git, escalating at its
 own threshold 0.7; skipped when git cannot show it).
+
+With --complaints (the customer tweets to brands of Preotiuc-Pietro et al. 2019,
+`complaints-data.csv`: id, text, 1 when annotators judged it a complaint, domain): customer
+language, but a complaint is not the same as frustration (a calm "my parcel has not arrived" is
+one). Per half (the same sha1 rule): AUC of complaint vs not, and the share escalated among
+complaints and among the rest, for our scorer and VADER.
 """
 
 from __future__ import annotations
@@ -271,6 +278,40 @@ def evaluate_goemotions(
         )
 
 
+def evaluate_complaints(
+    path: Path, threshold: float, halves: Sequence[str] = tuple(HALVES)
+) -> None:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [(text, label == "1") for _id, text, label, _domain in csv.reader(handle)]
+    print(
+        f"Complaints {path}; escalation threshold {threshold}, VADER at compound <="
+        f" {VADER_STRONG_NEGATIVE}; 95% CIs: bootstrap ({BOOTSTRAP}x) for AUC, Wilson for rates"
+    )
+    for half in halves:
+        name, flag = HALVES[half]
+        chosen = [(text, complaint) for text, complaint in rows if is_report_half(text) == flag]
+        texts = [text for text, _ in chosen]
+        complaint = np.array([c for _, c in chosen])
+        ours = np.array([r.score for r in default_model().score_texts(texts)])
+        compound = vader_features(texts)[:, 0]
+        print(f"{name}: n={len(chosen)} (complaints: {int(complaint.sum())})")
+        scorers = {
+            "frustration v2": (ours, ours >= threshold),
+            "VADER alone": ((1 - compound) / 2, compound <= VADER_STRONG_NEGATIVE),
+        }
+        for scorer, (scores, escalated) in scorers.items():
+            rng = np.random.default_rng(0)
+            auc = _bootstrap(lambda i, s=scores, c=complaint: _auc(s[i], c[i]), len(scores), rng)
+            rates = [
+                _fmt(_wilson(int(escalated[mask].sum()), int(mask.sum())))
+                for mask in (complaint, ~complaint)
+            ]
+            print(
+                f"  {scorer:<16} AUC(complaint vs not) {_fmt(auc)}  escalated: complaints"
+                f" {rates[0]}, the rest {rates[1]}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, help="GoEmotions directory or tsv file")
@@ -284,7 +325,12 @@ def main() -> None:
         help="escalation threshold on GoEmotions (default: bot/config.yml's)",
     )
     parser.add_argument("--half", choices=tuple(HALVES), help="GoEmotions: only this half")
+    parser.add_argument("--complaints", type=Path, help="complaints-data.csv of customer tweets")
     args = parser.parse_args()
+    if args.complaints:
+        threshold = config_threshold() if args.escalate_at is None else args.escalate_at
+        evaluate_complaints(args.complaints, threshold, (args.half,) if args.half else ("dev",))
+        return
     if args.data:
         threshold = config_threshold() if args.escalate_at is None else args.escalate_at
         halves = (args.half,) if args.half else tuple(HALVES)

@@ -11,7 +11,8 @@
 #   websocket (origins checked by the channel's `allowed_origins`), none of which needs CORS.
 # - Request bodies above SANIC_REQUEST_MAX_SIZE (default: the webhooks' 3 MiB) get 413 before any
 #   handler; each endpoint then applies its own smaller limit (connectors/common/limits.py).
-# - The channels come from RASA_CREDENTIALS (default bot/credentials.yml, no REST channel).
+# - The channels come from RASA_CREDENTIALS (default bot/credentials.yml, no REST channel), the
+#   stores and broker from RASA_ENDPOINTS (default bot/endpoints.yml, the embedded default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${RASA_TOKEN:-}" ]; then
@@ -21,4 +22,4 @@ fi
 export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-3145728}"
 exec "${RASA_BIN:-.venv-bot/bin/rasa}" run --interface 127.0.0.1 --enable-api \
   --auth-token "$RASA_TOKEN" --credentials "${RASA_CREDENTIALS:-bot/credentials.yml}" \
-  --endpoints bot/endpoints.yml "$@"
+  --endpoints "${RASA_ENDPOINTS:-bot/endpoints.yml}" "$@"

@@ -9,20 +9,7 @@ RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
 export HANDOFF_PORT="${HANDOFF_PORT:-8000}"
 
-# Local secrets shared by the processes: made once, kept in var/ (never committed). Values
-# already in the environment (real channel credentials) win over them.
-(
-  umask 077
-  touch var/secrets.env
-  for name in HANDOFF_API_TOKEN DELIVERY_TOKEN RASA_TOKEN WHATSAPP_VERIFY_TOKEN \
-    WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN MESSENGER_VERIFY_TOKEN MESSENGER_APP_SECRET MESSENGER_PAGE_ACCESS_TOKEN \
-    SECURE_FORM_KEY ERASURE_TOKEN; do
-    grep -q "^$name=" var/secrets.env || echo "$name=$(openssl rand -hex 24)" >> var/secrets.env
-  done
-)
-while IFS='=' read -r name value; do
-  [ -n "${!name:-}" ] || export "$name=$value"
-done < var/secrets.env
+source scripts/secrets.sh  # var/secrets.env, made once
 SIMULATOR_PORT="${SIMULATOR_PORT:-5077}"
 export WHATSAPP_PHONE_NUMBER_ID="${WHATSAPP_PHONE_NUMBER_ID:-100200300400500}"
 export CONNECTORS_STATE_DB="${CONNECTORS_STATE_DB:-$PWD/var/connectors.sqlite3}"
@@ -38,10 +25,12 @@ export RASA_URL="http://127.0.0.1:${RASA_PORT}"
 export DATABASE_URL="${DATABASE_URL:-sqlite:///$PWD/var/handoff.sqlite3}"
 export EVENT_SOURCE="${EVENT_SOURCE:-sql:sqlite:///$RASA_EVENTS_DB}"
 
-# Demo agents on first run; their passwords are printed once by the CLI, so keep them.
-if [ ! -f var/demo-logins.txt ]; then
+# Demo agents on first run; their passwords are printed once by the CLI, so keep them, beside
+# the store they belong to (a run on other files, as the load benchmark's, keeps its own).
+DEMO_LOGINS="${DEMO_LOGINS:-$PWD/var/demo-logins.txt}"
+if [ ! -f "$DEMO_LOGINS" ]; then
   .venv-handoff/bin/python -m handoff.cli migrate
-  .venv-handoff/bin/python -m handoff.cli seed-demo > var/demo-logins.txt
+  .venv-handoff/bin/python -m handoff.cli seed-demo > "$DEMO_LOGINS"
   .venv-handoff/bin/python -m handoff.cli seed-history  # three weeks for the KPI dashboard
 fi
 
@@ -70,8 +59,8 @@ cat <<MSG
     Web chat (customer):      http://127.0.0.1:${RASA_PORT}/webhooks/webchat/
     WhatsApp / Messenger:     http://127.0.0.1:${RASA_PORT}/webhooks/{whatsapp,messenger}/webhook
     Action server:            http://127.0.0.1:${ACTIONS_PORT}/health
-  Log in to the console with one of these demo accounts (var/demo-logins.txt):
-$(sed 's/^/    /' var/demo-logins.txt)
+  Log in to the console with one of these demo accounts ($DEMO_LOGINS):
+$(sed 's/^/    /' "$DEMO_LOGINS")
   Talk to the bot as a customer: open the web chat above, or simulate a channel
   (docs/channel-simulator.md):
     .venv-bot/bin/python -m tools.simulator whatsapp "hi"

@@ -9,6 +9,7 @@ It hands off (predicts the handoff action) on:
 - `max_fallbacks` fallback or low-confidence turns in a row,
 - a completed triage form whose topic is in `handoff_topics`; after the triage of any other
   topic it predicts `self_service_action` instead, so all "after triage" decisions live here.
+While a form of `quiet_forms` runs (the satisfaction survey), only a request for a person hands off.
 
 Every user turn it also sets the `frustration` slot to the combined score and signals, so the
 transcript line and the agent see them. Its escalations are marked as "no user" predictions,
@@ -56,6 +57,9 @@ class EscalationPolicy(Policy):
             "triage_form": "triage_form",
             "handoff_topics": ["billing", "technical", "account", "order", "complaint"],
             "self_service_action": "utter_triage_recorded",
+            # Forms whose answers are no reason for a handoff (a blunt survey comment, a bare
+            # "4" read as a fallback): only a request for a person escalates while they run.
+            "quiet_forms": [],
         }
 
     def __init__(
@@ -170,6 +174,8 @@ class EscalationPolicy(Policy):
     ) -> str | None:
         if tracker.latest_message.intent.get("name") in self.config["human_request_intents"]:
             return "human_request"
+        if tracker.active_loop_name in self.config["quiet_forms"]:
+            return None
         if self._fallbacks_in_a_row(self._user_turns(tracker)) >= int(self.config["max_fallbacks"]):
             return "fallbacks"  # also raises the score: the more specific reason is named
         if frustration.score >= float(self.config["frustration_threshold"]):

@@ -3,7 +3,7 @@
 Imports nothing from Rasa or sanic. One aiohttp session per client (opened on first use in the
 running event loop, closed by `close()` when the server stops); the access token travels in the
 `Authorization` header, never in a URL. Rate limits, server errors and an unreachable Graph API
-are retried (`connectors.common.retry`, honouring `Retry-After`); anything else is raised at once
+are retried (`outbound.retry`, honouring `Retry-After`); anything else is raised at once
 as `GraphApiError` with Meta's error code and title.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.common.retry import with_retries
+from outbound.retry import with_retries
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
 # Throughput / pair rate limits and the generic "too many calls" codes of the Graph API.

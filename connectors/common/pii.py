@@ -16,10 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # no stubs in the bot env
+import yaml
 from rasa.core.channels.channel import UserMessage
 
 from contracts import pii
+from contracts.config_check import check_file
 from contracts.pii import PiiConfigError, RuleSet
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -83,14 +84,9 @@ def masked_messages(on_new_message: OnNewMessage, rules: RuleSet | None = None) 
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else rules_path()
-    try:
-        rule_set = load_rules(path)
-    except PiiConfigError as error:
-        print(error, file=sys.stderr)
-        return 1
-    print(f"{path}: OK, {len(rule_set.rules)} rules")
-    return 0
+    return check_file(
+        argv, rules_path(), load_rules, PiiConfigError, lambda rules: f"{len(rules.rules)} rules"
+    )
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 `POST {handoff_url}/api/v1/deliveries` with bearer `HANDOFF_API_TOKEN` and a list of
 `contracts.delivery.StatusReport` bodies, see docs/handoff-service.md. Reports run in the
 channel's BackgroundTasks, so a webhook never waits for them; 5xx answers and connection trouble
-are retried (`connectors.common.retry`), then logged (the channel's own state still holds the
+are retried (`outbound.retry`), then logged (the channel's own state still holds the
 status). Enabled by the channel's credentials keys `handoff_url` and `handoff_token`; without
-them statuses are only recorded locally.
+them statuses are only recorded locally. The endpoint and `post` also carry the web chat's
+presence reports (activity_report.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import aiohttp
 
 from connectors.common.background import BackgroundTasks
-from connectors.common.retry import with_retries
 from contracts.delivery import StatusReport
+from outbound.retry import with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class StatusReportConfigError(ValueError):
 
 @dataclass(frozen=True)
 class HandoffEndpoint:
-    """Where statuses go, and how hard to try."""
+    """The handoff service: where statuses (and presence reports) go, how hard to try."""
 
     url: str
     token: str
@@ -61,6 +62,10 @@ class HandoffEndpoint:
     def deliveries_url(self) -> str:
         return f"{self.url}/api/v1/deliveries"
 
+    @property
+    def activity_url(self) -> str:
+        return f"{self.url}/api/v1/customer-activity"
+
 
 class StatusReporter:
     """Posts reports to the handoff service in background tasks; never raises to the caller."""
@@ -78,15 +83,17 @@ class StatusReporter:
         body = [report.to_json() for report in reports]
         try:
             await with_retries(
-                lambda: self._post(body),
+                lambda: post(
+                    endpoint.deliveries_url, body, endpoint.token, endpoint.timeout_seconds
+                ),
                 what=f"Delivery statuses to {endpoint.deliveries_url}",
                 attempts=endpoint.attempts,
                 backoff_seconds=endpoint.backoff_seconds,
-                retryable=lambda error: isinstance(error, _Unavailable),
+                retryable=lambda error: isinstance(error, Unavailable),
             )
-        except _Refused as error:  # our request is wrong: retrying will not help
+        except Refused as error:  # our request is wrong: retrying will not help
             logger.error("The handoff service refused %d delivery statuses (%s)", len(body), error)
-        except _Unavailable as error:
+        except Unavailable as error:
             logger.error(
                 "Could not report delivery statuses %s to %s after %d attempts: %s",
                 [(report.channel_message_id, report.status) for report in reports],
@@ -95,31 +102,33 @@ class StatusReporter:
                 error,
             )
 
-    async def _post(self, body: list[dict[str, Any]]) -> None:
-        endpoint = self.endpoint
-        headers = {"Authorization": f"Bearer {endpoint.token}"}
-        timeout = aiohttp.ClientTimeout(total=endpoint.timeout_seconds)
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.post(endpoint.deliveries_url, json=body, headers=headers) as answer,
-            ):
-                if answer.status < 300:
-                    return
-                text = (await answer.text())[:300]
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            raise _Unavailable(f"{type(error).__name__}: {error}") from error
-        if answer.status < 500:
-            raise _Refused(f"HTTP {answer.status}: {text}")
-        raise _Unavailable(f"HTTP {answer.status}: {text}")
+
+async def post(url: str, body: Any, token: str, timeout_seconds: float) -> None:
+    """POST `body` to the handoff service with the bearer `token`; raises `Refused` for a 4xx,
+    `Unavailable` for a 5xx, a timeout or no connection."""
+    headers = {"Authorization": f"Bearer {token}"}
+    timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(url, json=body, headers=headers) as answer,
+        ):
+            if answer.status < 300:
+                return
+            text = (await answer.text())[:300]
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        raise Unavailable(f"{type(error).__name__}: {error}") from error
+    if answer.status < 500:
+        raise Refused(f"HTTP {answer.status}: {text}")
+    raise Unavailable(f"HTTP {answer.status}: {text}")
 
 
-class _Unavailable(Exception):
-    """The handoff service did not take the reports now (5xx, no answer): worth retrying."""
+class Unavailable(Exception):
+    """The handoff service did not take the call now (5xx, no answer): worth retrying."""
 
 
-class _Refused(Exception):
-    """The handoff service refused the reports (4xx)."""
+class Refused(Exception):
+    """The handoff service refused the call (4xx)."""
 
 
 class StatusSink(Protocol[Update_contra]):

@@ -182,10 +182,21 @@ class MessengerInput(MetaWebhookInput):
                 "no_customer_message",
                 "This customer has not written to the page on Messenger, so it cannot reply.",
             )
+        if req.template is not None:
+            return deliver_error(
+                422, "template_unsupported", "Messenger replies have no templates here."
+            )
         try:
             policy = human_reply_policy(last, time.time())
         except OutsideWindow as error:
             return deliver_error(422, "outside_messaging_window", str(error))
+        if policy.tag is not None and req.author_type != "agent":
+            return deliver_error(
+                422,
+                "outside_messaging_window",
+                "After 24 hours Messenger takes only a person's reply (with the human agent"
+                " tag), not an automatic notice.",
+            )
         try:
             ids = await self.messenger.send_text(
                 req.conversation_id,

@@ -8,8 +8,14 @@ Mounted by Rasa at ``/webhooks/webchat/``:
   history (from the tracker store) and continues the same conversation;
 - ``POST /deliver``: agent and system lines from the handoff service (docs/handoff-service.md).
 
-Connections are held in this process: with several Rasa instances a delivered line reaches only
-the tabs connected to the instance that got it; the others see it in the history on reconnect.
+With ``handoff_url`` the handoff service is told when the customer's first tab connects, while
+they type and when their last tab closes (connectors/common/activity_report.py), so the agent
+sees whether they are still there.
+
+Connections are held in the process that accepted them. With several Rasa processes (servers or
+Sanic workers) set ``fanout_url`` (Redis): every frame then also reaches the tabs held by the
+other processes (connectors/webchat/relay.py). Without it a delivered line reaches only the tabs
+of the process that got it; the others see it in the history on reconnect.
 """
 
 from __future__ import annotations
@@ -30,13 +36,16 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.common.activity_report import ActivityReporter
 from connectors.common.background import BackgroundTasks
 from connectors.common.deliver import DeliverRequest, deliver_error, serve_delivery
 from connectors.common.deliveries import DeliveryLedger
 from connectors.common.pii import masked_messages
 from connectors.common.seen import SeenMessages
+from connectors.common.status_report import HandoffEndpoint
 from connectors.webchat.frames import (
     CustomerMessage,
+    CustomerTyping,
     FrameError,
     error_frame,
     history_frame,
@@ -48,6 +57,7 @@ from connectors.webchat.frames import (
 )
 from connectors.webchat.hub import ConnectionHub
 from connectors.webchat.output import WebChatOutput
+from connectors.webchat.relay import FrameRelay
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +87,16 @@ class WebChatInput(InputChannel):
         allowed_origins: frozenset[str] | None = None,
         bot_marker: str | None = None,
         bot_name: str = DEFAULT_BOT_NAME,
+        fanout_url: str | None = None,
+        handoff: HandoffEndpoint | None = None,
     ) -> None:
         self.deliver_token = deliver_token
         self.allowed_origins = allowed_origins
-        self.hub = ConnectionHub()
+        self.tasks = BackgroundTasks()
+        activity = ActivityReporter(handoff, self.tasks, CHANNEL) if handoff else None
+        self.hub = ConnectionHub(FrameRelay(fanout_url) if fanout_url else None, activity)
         self.seen = SeenMessages(state_path)
         self.ledger = DeliveryLedger(state_path, CHANNEL)
-        self.tasks = BackgroundTasks()
         self.output = WebChatOutput(self.hub, bot_name, bot_marker)
         # One bot turn at a time per conversation, in the order the customer sent them.
         self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -99,7 +112,10 @@ class WebChatInput(InputChannel):
         """Keys: ``deliver_token`` (required), ``state_path`` (SQLite file remembering processed
         message ids), ``allowed_origins`` (list or comma-separated origins allowed to open the
         websocket; default any), ``bot_marker`` (text prefix for bot lines; default off, the
-        widget shows a badge), ``bot_name``."""
+        widget shows a badge), ``bot_name``, ``fanout_url`` (a ``redis://`` URL shared by every
+        Rasa process of the deployment; default none: one process), ``handoff_url`` and
+        ``handoff_token`` (the handoff service, told whether the customer is online, typing or
+        gone; default none: not told)."""
         if not credentials:
             raise RasaException(
                 f"To use the {cls.name()} input channel, give it its keys in credentials.yml."
@@ -116,6 +132,8 @@ class WebChatInput(InputChannel):
             allowed_origins=_origins(credentials.get("allowed_origins")),
             bot_marker=credentials.get("bot_marker") or None,
             bot_name=credentials.get("bot_name") or DEFAULT_BOT_NAME,
+            fanout_url=_fanout_url(credentials.get("fanout_url")),
+            handoff=HandoffEndpoint.from_credentials(credentials),
         )
 
     def get_output_channel(self) -> WebChatOutput:
@@ -129,6 +147,14 @@ class WebChatInput(InputChannel):
 
         for uri, (filename, mime_type) in STATIC_FILES.items():
             bp.add_route(_static_handler(filename, mime_type), uri, methods=["GET"])
+
+        @bp.listener("after_server_start")
+        async def start_hub(_app: Any, _loop: Any) -> None:
+            await self.hub.start()
+
+        @bp.listener("before_server_stop")
+        async def close_hub(_app: Any, _loop: Any) -> None:
+            await self.hub.close()
 
         @bp.websocket("/ws")
         async def chat(request: Request, ws: Any) -> None:
@@ -149,7 +175,7 @@ class WebChatInput(InputChannel):
             await ws.close(CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
             return
         lang = language(request.args.get("lang"))
-        self.hub.add(conversation_id, ws)
+        await self.hub.add(conversation_id, ws)
         try:
             events = await _tracker_events(request, conversation_id)
             history = history_frame(
@@ -164,10 +190,19 @@ class WebChatInput(InputChannel):
                 except FrameError as error:
                     await ws.send(json.dumps(error_frame(error)))
                     continue
-                if isinstance(frame, CustomerMessage):
-                    await self._accept(conversation_id, lang, frame, ws, on_new_message)
+                if isinstance(frame, CustomerTyping):
+                    self.hub.customer_typing(conversation_id, frame.on)
+                elif isinstance(frame, CustomerMessage):
+                    # Shielded: Sanic cancels this handler when the tab closes, and a message
+                    # recorded as seen but never handed to the bot would be lost for good (the
+                    # widget's re-send counts as a duplicate).
+                    await asyncio.shield(
+                        self._accept(conversation_id, lang, frame, ws, on_new_message)
+                    )
         finally:
-            self.hub.remove(conversation_id, ws)
+            # Shielded too: Sanic cancels the handler again while it cleans up, and forgetting
+            # the tab (asking the other processes, unsubscribing, "left") must run to the end.
+            await asyncio.shield(self.hub.remove(conversation_id, ws))
 
     async def _accept(
         self,
@@ -258,6 +293,16 @@ class WebChatInput(InputChannel):
 
     def _origin_allowed(self, origin: str | None) -> bool:
         return self.allowed_origins is None or (origin or "") in self.allowed_origins
+
+
+def _fanout_url(raw: Any) -> str | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str) or not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise RasaException(
+            f"webchat: the credentials key 'fanout_url' {raw!r} is not a redis:// URL."
+        )
+    return raw.strip()
 
 
 def _static_handler(

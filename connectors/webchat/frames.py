@@ -3,7 +3,9 @@
 Pure functions over JSON-like values, so the protocol is tested without a server.
 
 Client -> server: ``{"type": "message", "text", "client_id"}``, ``{"type": "payload",
-"payload", "title", "client_id"}`` (a button) and ``{"type": "typing"}``.
+"payload", "title", "client_id"}`` (a button) and ``{"type": "typing", "on"}`` (the customer
+types, again every few seconds while they do; ``"on": false`` once they stopped; no ``on`` is
+typing).
 Server -> client: ``{"type": "message", "id", "author_type", "author_name", "text", "buttons",
 "at"}``, ``{"type": "typing", "on"}``, ``{"type": "history", "messages"}`` and
 ``{"type": "error", "error", "message"}``.
@@ -48,7 +50,9 @@ class CustomerMessage:
 
 @dataclass(frozen=True)
 class CustomerTyping:
-    """The customer is typing (accepted; no one listens to it yet)."""
+    """The customer types (`on`) or stopped; the agent's console shows it."""
+
+    on: bool = True
 
 
 def session_id(raw: str | None) -> str | None:
@@ -75,7 +79,10 @@ def parse_client_frame(raw: str | bytes) -> CustomerMessage | CustomerTyping:
         raise FrameError("invalid_frame", "A frame must be a JSON object.")
     kind = frame.get("type")
     if kind == "typing":
-        return CustomerTyping()
+        on = frame.get("on", True)
+        if not isinstance(on, bool):
+            raise FrameError("invalid_field", "'on' must be true or false.")
+        return CustomerTyping(on)
     if kind == "message":
         text = _text(frame, "text")
         return CustomerMessage(_client_id(frame), text, text)

@@ -1,7 +1,9 @@
 """How `POST /webhooks/whatsapp/deliver` sends agent and system lines from the handoff service.
 
 WhatsApp allows free-form messages only within 24 hours of the customer's last message (the
-customer service window); after that only approved templates may be sent.
+customer service window); after that only approved templates may be sent. The handoff service
+decides (contracts/channel_windows.py) and says so in the request's `template`; this side
+checks the window again with its own record of the customer's messages.
 """
 
 from __future__ import annotations
@@ -37,34 +39,30 @@ class Deliverer:
     channel: MetaWebhookInput
 
     async def send(self, request: Request, req: DeliverRequest) -> HTTPResponse:
-        last_wrote = await self._last_customer_message(request, req.conversation_id)
-        inside = last_wrote is not None and time.time() - last_wrote < SERVICE_WINDOW_SECONDS
-        template = self.settings.template_name
-        if not inside and not template:
-            return deliver_error(
-                422,
-                "outside_service_window",
-                f"{_when(last_wrote)}; WhatsApp only allows template messages after 24 hours "
-                "and none is configured.",
-            )
+        """A template when the service asks for one (it may go at any time); free text only
+        inside the window, else 422: it is never swapped for something the agent did not send."""
         to = await self.state.address_of(req.conversation_id)
-        if inside:
-            message = messages.text_message(to, customer_facing_text(req, self.settings.brand))
+        if req.template is not None:
+            template = req.template
+            message = messages.template_message(
+                to, template.name, template.language, template.parameters, template.buttons
+            )
         else:
-            message = messages.template_message(to, str(template), self.settings.template_language)
+            last_wrote = await self._last_customer_message(request, req.conversation_id)
+            if last_wrote is None or time.time() - last_wrote >= SERVICE_WINDOW_SECONDS:
+                return deliver_error(
+                    422,
+                    "outside_service_window",
+                    f"{_when(last_wrote)}; WhatsApp only allows a template after 24 hours, "
+                    "not free text.",
+                )
+            message = messages.text_message(to, customer_facing_text(req, self.settings.brand))
         try:
             channel_message_id = await self.client.send(message)
         except GraphApiError as error:
             return _refusal(error)
-        answer: dict[str, object] = {"status": "sent", "channel_message_id": channel_message_id}
-        if not inside:
-            answer |= {
-                "template": True,
-                "note": f"{_when(last_wrote)}, so the approved template "
-                f"'{template}' was sent instead of this text; reply again once the customer "
-                "answers.",
-            }
-        return response.json(answer)
+        answer = {"status": "sent", "channel_message_id": channel_message_id}
+        return response.json(answer | ({"template": True} if req.template else {}))
 
     async def _last_customer_message(self, request: Request, wa_id: str) -> float | None:
         """From our own record of inbound messages, else the tracker's last customer message."""

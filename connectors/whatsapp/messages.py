@@ -44,8 +44,33 @@ def image_message(to: str, url: str) -> dict[str, Any]:
     return _envelope(to, "image", {"link": url})
 
 
-def template_message(to: str, name: str, language: str) -> dict[str, Any]:
-    return _envelope(to, "template", {"name": name, "language": {"code": language}})
+def template_message(
+    to: str,
+    name: str,
+    language: str,
+    parameters: Sequence[str] = (),
+    buttons: Sequence[str] = (),
+) -> dict[str, Any]:
+    """An approved template; `parameters` fill its body's {{1}}, {{2}}, … in order, `buttons`
+    are the payloads of its quick-reply buttons in order (a tap comes back as a `button`
+    message with the payload)."""
+    template: dict[str, Any] = {"name": name, "language": {"code": language}}
+    components: list[dict[str, Any]] = []
+    if parameters:
+        values = [{"type": "text", "text": value} for value in parameters]
+        components.append({"type": "body", "parameters": values})
+    for index, payload in enumerate(buttons):
+        components.append(
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": str(index),
+                "parameters": [{"type": "payload", "payload": payload}],
+            }
+        )
+    if components:
+        template["components"] = components
+    return _envelope(to, "template", template)
 
 
 def choice_message(to: str, text: str, options: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -41,6 +41,8 @@ MEDIA_KINDS = {
 NUMBER_CHANGE_TYPES = frozenset({"user_changed_number", "customer_changed_number"})
 IDENTITY_CHANGE_TYPES = frozenset({"user_identity_changed", "customer_identity_changed"})
 
+_LATEST_SECONDS = 10.0**11  # about the year 5138: anything later is no real time
+
 
 class Handling(Enum):
     """What the connector does with an inbound message."""
@@ -299,12 +301,13 @@ def _profiles(contacts: Any) -> dict[str, str]:
 
 
 def _timestamp(value: Any) -> float:
-    """Seconds since the epoch; 0.0 when missing or not a finite number (e.g. "1e400")."""
+    """Seconds since the epoch; 0.0 (the receiver's clock is used) when missing, not a finite
+    number (e.g. "1e400"), before 1970 or too far ahead for a date (as Messenger's parser)."""
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         return 0.0
-    return seconds if math.isfinite(seconds) else 0.0
+    return seconds if math.isfinite(seconds) and 0 <= seconds < _LATEST_SECONDS else 0.0
 
 
 def _dict(value: Any) -> dict[str, Any]:

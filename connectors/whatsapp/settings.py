@@ -29,8 +29,6 @@ class WhatsAppSettings:
     deliver_token: str
     graph_url: str = DEFAULT_GRAPH_URL
     bot_marker: str = DEFAULT_BOT_MARKER
-    template_name: str | None = None
-    template_language: str = "en"
     state_path: Path = DEFAULT_STATE_PATH
     brand: str = DEFAULT_BRAND
 
@@ -45,9 +43,7 @@ class WhatsAppSettings:
                     f"(under connectors.whatsapp.WhatsAppInput), e.g. from an environment variable."
                 )
         optional: dict[str, Any] = {
-            key: credentials[key]
-            for key in ("graph_url", "template_name", "template_language", "brand")
-            if credentials.get(key)
+            key: credentials[key] for key in ("graph_url", "brand") if credentials.get(key)
         }
         if credentials.get("bot_marker") is not None:  # "" turns the marker off
             optional["bot_marker"] = str(credentials["bot_marker"])

@@ -8,8 +8,11 @@ from handoff.api import (
     agents_queue,
     agents_work,
     auth,
+    bulk_actions,
     canned_replies,
     conversations,
+    customer_activity,
+    customers,
     dead_letters,
     deliveries,
     directory,
@@ -21,6 +24,7 @@ from handoff.api import (
     media,
     meta,
     secure_forms,
+    suggestions,
     webhooks,
 )
 
@@ -29,9 +33,13 @@ def blueprints() -> list[Blueprint]:
     return [
         intake.bp,
         deliveries.bp,
+        customer_activity.bp,
         auth.bp,
         conversations.bp,
+        customers.bp,
         canned_replies.bp,
+        suggestions.bp,
+        bulk_actions.bp,
         directory.bp,
         dead_letters.bp,
         erasures.bp,

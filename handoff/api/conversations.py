@@ -5,14 +5,15 @@ from sanic.response import HTTPResponse
 
 from handoff.api.guard import body, requires
 from handoff.errors import Invalid
-from handoff.repositories import QueueFilter
 from handoff.roles import Role
 from handoff.services.conversations import Transfer
 from handoff.services.resync import lines_after
-from handoff.states import Status
+from handoff.services.search import cursor_time, decode_cursor, encode_cursor, parse_limit
+from handoff.states import QueueFilter, Status
 
 bp = Blueprint("conversations", url_prefix="/api/v1")
 LISTABLE = (Status.QUEUED, Status.ASSIGNED)
+QUEUE_PAGE, MAX_QUEUE_PAGE = 200, 500  # conversations per page of the queue
 
 
 @bp.get("/queue")
@@ -25,13 +26,27 @@ async def queue(request: Request) -> HTTPResponse:
     if mode not in (None, "sync", "async"):
         raise Invalid("mode must be sync or async.")
     where = QueueFilter(Status(status), request.args.get("team"), mode)
-    return json({"conversations": await request.app.ctx.conversations.queue(where)})
+    limit = parse_limit(request.args.get("limit"), QUEUE_PAGE, MAX_QUEUE_PAGE)
+    after = None
+    if cursor := request.args.get("cursor"):
+        level, due, queued, conversation_pk = decode_cursor(cursor, 4)
+        if not level.isdigit():
+            raise Invalid("cursor is not one this service gave.", "invalid_cursor")
+        after = (int(level), cursor_time(due), cursor_time(queued), conversation_pk)
+    page = await request.app.ctx.conversations.queue(where, limit, after)
+    key = page["next"]
+    page["next"] = (
+        encode_cursor(str(key[0]), *(t.isoformat() for t in key[1:3]), key[3]) if key else None
+    )
+    return json(page)
 
 
 @bp.get("/conversations/<conversation_id:str>")
 @requires(Role.AGENT)
 async def detail(request: Request, conversation_id: str) -> HTTPResponse:
-    return json(await request.app.ctx.conversations.detail(conversation_id))
+    view = await request.app.ctx.conversations.detail(conversation_id)
+    view["customer_activity"] = request.app.ctx.customer_activity.of(view["id"])
+    return json(view)
 
 
 @bp.get("/conversations/<conversation_id:str>/messages")
@@ -139,3 +154,17 @@ async def snooze(request: Request, conversation_id: str) -> HTTPResponse:
 @requires(Role.AGENT)
 async def unsnooze(request: Request, conversation_id: str) -> HTTPResponse:
     return json(await request.app.ctx.snoozes.unsnooze(conversation_id, request.ctx.agent))
+
+
+@bp.get("/conversations/<conversation_id:str>/reply-template")
+@requires(Role.AGENT)
+async def reply_template(request: Request, conversation_id: str) -> HTTPResponse:
+    service = request.app.ctx.reply_templates
+    return json(await service.preview(conversation_id, request.ctx.agent))
+
+
+@bp.post("/conversations/<conversation_id:str>/reply-template")
+@requires(Role.AGENT)
+async def send_reply_template(request: Request, conversation_id: str) -> HTTPResponse:
+    service = request.app.ctx.reply_templates
+    return json(await service.send(conversation_id, request.ctx.agent), status=201)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request, json
 from sanic.response import HTTPResponse
 
-from handoff import views
 from handoff.api.guard import requires
-from handoff.repositories import Agents
 from handoff.roles import Role
 
 bp = Blueprint("directory", url_prefix="/api/v1")
@@ -16,16 +14,10 @@ bp = Blueprint("directory", url_prefix="/api/v1")
 @bp.get("/teams")
 @requires(Role.AGENT)
 async def teams(request: Request) -> HTTPResponse:
-    async with request.app.ctx.sessions() as session:
-        rows = await Agents(session).all_teams()
-    return json({"teams": [views.team(row) for row in rows]})
+    return json({"teams": await request.app.ctx.directory.teams()})
 
 
 @bp.get("/agents")
 @requires(Role.AGENT)
 async def agents(request: Request) -> HTTPResponse:
-    async with request.app.ctx.sessions() as session:
-        repository = Agents(session)
-        rows = await repository.active()
-        teams = await repository.teams_of(row.id for row in rows)
-    return json({"agents": [views.agent(row, teams[row.id]) for row in rows]})
+    return json({"agents": await request.app.ctx.directory.agents()})

@@ -18,7 +18,7 @@ from handoff.errors import BadRequest, Forbidden, Unauthorized
 from handoff.roles import Role
 from handoff.services.auth import Principal
 
-Handler = TypeVar("Handler", bound=Callable[..., Awaitable[HTTPResponse]])
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[HTTPResponse | None]])
 
 
 def bearer(request: Request) -> str:
@@ -51,13 +51,13 @@ def requires(role: Role) -> Callable[[Handler], Handler]:
 
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
-        async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse | None:
             await agent_for(request, bearer(request), role)
             return await handler(request, *args, **kwargs)
 
         vars(guarded)["required_role"] = role
         refused = (401, 403) if role is not Role.AGENT else (401,)  # every agent is an agent
-        return answers(*refused)(guarded)  # type: ignore[arg-type, return-value]
+        return answers(*refused)(guarded)  # type: ignore[return-value]
 
     return decorate
 
@@ -66,13 +66,13 @@ def service_token(handler: Handler) -> Handler:
     """Only callers holding HANDOFF_API_TOKEN (the bot's action server) get through."""
 
     @wraps(handler)
-    async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+    async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse | None:
         expected = request.app.ctx.settings.api_token
         if not hmac.compare_digest(bearer(request).encode(), expected.encode()):
             raise Unauthorized("Wrong service token.")
         return await handler(request, *args, **kwargs)
 
-    return answers(401)(guarded)  # type: ignore[arg-type, return-value]
+    return answers(401)(guarded)  # type: ignore[return-value]
 
 
 def body(request: Request, *, required: tuple[str, ...] = ()) -> dict[str, Any]:

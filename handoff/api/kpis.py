@@ -19,7 +19,6 @@ from sanic.response import HTTPResponse, text
 
 from handoff.api.guard import Handler, agent_for, answers, bearer, body, requires
 from handoff.errors import Invalid
-from handoff.models import utc_now
 from handoff.roles import Role
 from handoff.services.api_keys import is_api_key
 from handoff.services.charts import render
@@ -37,7 +36,7 @@ def kpi_reader(handler: Handler) -> Handler:
     """A supervisor's session or a read-only API key."""
 
     @wraps(handler)
-    async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+    async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse | None:
         token = bearer(request)
         if is_api_key(token):
             await request.app.ctx.api_keys.authenticate(token)
@@ -46,7 +45,7 @@ def kpi_reader(handler: Handler) -> Handler:
         return await handler(request, *args, **kwargs)
 
     vars(guarded)["required_role"] = Role.SUPERVISOR
-    return answers(401, 403)(guarded)  # type: ignore[arg-type, return-value]
+    return answers(401, 403)(guarded)  # type: ignore[return-value]
 
 
 def _time(value: str | None, name: str, default: datetime) -> datetime:
@@ -63,7 +62,7 @@ def parse_slice(request: Request) -> Slice:
     """The slice from the query: `from`, `to` (default the last 7 days), `team`, `agent`,
     `channel`, `topic`, `priority`, `mode`; 422 naming what is wrong."""
     args = request.args
-    end = _time(args.get("to"), "to", utc_now())
+    end = _time(args.get("to"), "to", datetime.now(timezone.utc))
     if not MIN_YEAR <= end.year <= MAX_YEAR:
         raise Invalid(f"to must be between the years {MIN_YEAR} and {MAX_YEAR}.", "invalid_slice")
     start = _time(args.get("from"), "from", end - timedelta(days=DEFAULT_DAYS))
@@ -131,7 +130,7 @@ def table(
 
 def summary_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
     """The summary flattened for CSV: one row per KPI and mode, current and previous."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for group in ("sync", "async", "all", "bot"):
         current = _flatten(answer["current"][group])
         previous = _flatten(answer.get("previous", {}).get(group, {}))
@@ -212,7 +211,7 @@ async def drill(request: Request) -> HTTPResponse:
 async def live(request: Request) -> HTTPResponse:
     settings = request.app.ctx.settings.kpis
     tiles = await request.app.ctx.kpis.live(
-        request.app.ctx.calendar, settings.sla_warning_ratio, utc_now()
+        request.app.ctx.calendar, settings.sla_warning_ratio, datetime.now(timezone.utc)
     )
     return json(tiles)
 
@@ -220,7 +219,7 @@ async def live(request: Request) -> HTTPResponse:
 @bp.get("/sla-targets")
 @kpi_reader
 async def targets(request: Request) -> HTTPResponse:
-    return json({"targets": await request.app.ctx.sla_targets.list()})
+    return json({"targets": await request.app.ctx.sla_targets.current()})
 
 
 @bp.put("/sla-targets")

@@ -4,7 +4,7 @@
    Loaded after console.js and uses its helpers (state, api, $, h, fill, showError). */
 "use strict";
 
-const canned = { results: [], selected: 0, searchTimer: null, editing: null };
+const canned = { results: [], selected: 0, searchTimer: null, editing: null, proposal: null, proposals: [] };
 
 function cannedPickerOpen() {
   return !$("canned-picker").hidden;
@@ -13,7 +13,7 @@ function cannedPickerOpen() {
 function openCannedPicker(query = "") {
   if (!state.open || state.composeMode !== "reply" || $("composer-text").disabled) return;
   $("canned-picker").hidden = false;
-  $("canned-manage").hidden = !MANAGER_ROLES.has(state.me?.role);
+  $("canned-manage").hidden = state.me?.viewer !== "supervisor";
   $("canned-search").value = query;
   $("canned-search").focus();
   searchCanned();
@@ -112,7 +112,7 @@ async function openCannedLibrary() {
     state.teams.map((team) => h("option", { value: team.id }, capitalise(team.name))),
   );
   editCanned(null);
-  await loadCannedLibrary();
+  await Promise.all([loadCannedLibrary(), loadProposals()]);
   $("canned-dialog").showModal();
 }
 
@@ -138,14 +138,48 @@ async function loadCannedLibrary() {
   }
 }
 
+/* Mined replies agents keep sending unchanged (suggestions): adding one keeps its text. */
+async function loadProposals() {
+  try {
+    canned.proposals = (await api("GET", "/suggestions/proposals")).proposals;
+  } catch (error) {
+    canned.proposals = [];
+    showError("canned-form-error", error.message);
+  }
+  fill(
+    $("canned-proposals"),
+    canned.proposals.map((item) =>
+      h(
+        "li",
+        { class: "canned-item" },
+        h("span", { class: "canned-text" }, item.text),
+        h("span", { class: "hint" }, `sent unchanged ${item.used_unchanged} times`),
+        h("button", { type: "button", class: "btn", dataset: { propose: item.id } }, "Add to library"),
+      ),
+    ),
+  );
+  $("canned-proposals-box").hidden = !canned.proposals.length;
+}
+
+function editProposal(item) {
+  editCanned({ team: item.team, language: item.language, topics: item.topic ? [item.topic] : [], text: item.text });
+  canned.proposal = item.id;
+  $("canned-form-text").readOnly = true; // the text agents sent is what gets approved
+  $("canned-form-save").textContent = "Add to library";
+  $("canned-form-title").focus();
+}
+
 function editCanned(reply) {
+  canned.proposal = null;
+  $("canned-form-text").readOnly = false;
   canned.editing = reply?.id ?? null;
   $("canned-form-title").value = reply?.title ?? "";
   $("canned-form-team").value = reply?.team ?? "";
   $("canned-form-shortcut").value = reply?.shortcut ?? "";
   $("canned-form-language").value = reply?.language ?? "en";
+  $("canned-form-topics").value = (reply?.topics ?? []).join(", ");
   $("canned-form-text").value = reply?.text ?? "";
-  $("canned-form-save").textContent = reply ? "Save changes" : "Add reply";
+  $("canned-form-save").textContent = reply?.id ? "Save changes" : "Add reply";
   showError("canned-form-error", null);
 }
 
@@ -156,13 +190,17 @@ async function saveCanned(event) {
     team: $("canned-form-team").value || null,
     shortcut: $("canned-form-shortcut").value.trim() || null,
     language: $("canned-form-language").value.trim() || "en",
+    topics: $("canned-form-topics").value.split(",").map((topic) => topic.trim()).filter(Boolean),
     text: $("canned-form-text").value,
   };
   try {
-    if (canned.editing) await api("PUT", `/canned-replies/${encodeURIComponent(canned.editing)}`, body);
+    if (canned.proposal) {
+      const path = `/suggestions/proposals/${encodeURIComponent(canned.proposal.replace(/^mined:/, ""))}/approve`;
+      await api("POST", path, { title: body.title, team: body.team });
+    } else if (canned.editing) await api("PUT", `/canned-replies/${encodeURIComponent(canned.editing)}`, body);
     else await api("POST", "/canned-replies", body);
     editCanned(null);
-    await loadCannedLibrary();
+    await Promise.all([loadCannedLibrary(), loadProposals()]);
   } catch (error) {
     showError("canned-form-error", error.message);
   }
@@ -206,6 +244,10 @@ function bindCanned() {
   $("canned-form").addEventListener("submit", saveCanned);
   $("canned-form-new").addEventListener("click", () => editCanned(null));
   $("canned-library").addEventListener("click", onLibraryClick);
+  $("canned-proposals").addEventListener("click", (event) => {
+    const button = event.target.closest("[data-propose]");
+    if (button) editProposal(canned.proposals.find((item) => item.id === button.dataset.propose));
+  });
   $("canned-dialog-close").addEventListener("click", () => $("canned-dialog").close());
 }
 

@@ -28,7 +28,6 @@ const ESCALATION_LABELS = {
 };
 const DELIVERY_LABELS = { pending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read" };
 const ACTIVE_STATUSES = new Set(["queued", "assigned"]);
-const MANAGER_ROLES = new Set(["supervisor", "admin"]);
 const FRUSTRATED = 0.7;
 const TENSE = 0.4;
 // Amber this long before the first-response deadline: the service's default SLA_WARNING_MINUTES.
@@ -51,6 +50,7 @@ const state = {
   team: "",
   mode: "",
   conversations: new Map(), // id -> conversation summary, queued and assigned
+  queueNext: { queued: null, assigned: null }, // cursors of the queue's next pages
   selectedId: null, // the highlighted queue row
   open: null, // the open conversation, with messages and notes
   composeMode: "reply",
@@ -63,6 +63,7 @@ const state = {
   clockOffset: 0,
   ws: null,
   wsRetries: 0,
+  liveDuringLoad: null, // conversation id -> view from a live event while the queue loads
   reconnectTimer: null,
   busy: false,
   followTranscript: true, // the transcript is scrolled to its end: keep it there as lines arrive
@@ -251,30 +252,54 @@ async function startWorkspace() {
   $("me-name").textContent = `${state.me.name} · ${state.me.role}`;
   connect();
   await Promise.all([loadQueue(), loadTeams()]);
-  focusSelectedRow();
+  if (!openLinkedConversation()) focusSelectedRow();
+}
+
+// A link to one conversation, `/#conversation=<id>` (the dashboard's alert panel), opens it
+// once signed in; the hash is then dropped so a reload shows the queue.
+function openLinkedConversation() {
+  const match = /^#conversation=([^&]+)$/.exec(location.hash);
+  if (!match || !state.token) return false;
+  history.replaceState(null, "", location.pathname + location.search);
+  openConversation(decodeURIComponent(match[1]));
+  return true;
 }
 
 /* ---------- queue ---------- */
 
-async function loadQueue() {
+/* The queue comes in pages (GET /queue's `next` cursor), per status; "Load more" asks for the
+   next page of each status that has one. */
+async function loadQueue({ more = false } = {}) {
   const filters = new URLSearchParams();
   if (state.team) filters.set("team", state.team);
   if (state.mode) filters.set("mode", state.mode);
+  const statuses = more
+    ? Object.keys(state.queueNext).filter((status) => state.queueNext[status])
+    : ["queued", "assigned"];
+  // Live updates that arrive while the pages load are newer than the pages: kept over them.
+  const arrivedMeanwhile = more ? null : (state.liveDuringLoad = new Map());
   try {
-    const lists = await Promise.all(
-      ["queued", "assigned"].map((status) => {
+    const pages = await Promise.all(
+      statuses.map((status) => {
         const query = new URLSearchParams(filters);
         query.set("status", status);
+        if (more) query.set("cursor", state.queueNext[status]);
         return api("GET", `/queue?${query}`);
       }),
     );
-    state.conversations = new Map(
-      lists.flatMap((list) => list.conversations).map((c) => [c.id, c]),
-    );
+    if (!more) state.conversations = new Map();
+    statuses.forEach((status, index) => {
+      state.queueNext[status] = pages[index].next;
+      for (const c of pages[index].conversations) state.conversations.set(c.id, c);
+    });
+    for (const c of arrivedMeanwhile?.values() ?? []) storeSummary(c);
     showError("queue-error", null);
   } catch (error) {
     showError("queue-error", error.message);
+  } finally {
+    if (state.liveDuringLoad === arrivedMeanwhile) state.liveDuringLoad = null;
   }
+  $("queue-more").hidden = !Object.values(state.queueNext).some(Boolean);
   renderQueue();
 }
 
@@ -517,7 +542,7 @@ async function openConversation(id) {
   renderQueue();
   if (summary) renderConversation({ scrollToEnd: true });
   restoreDraft();
-  await Promise.all([refreshOpen({ scrollToEnd: true }), loadSecureForms()]);
+  await Promise.all([refreshOpen({ scrollToEnd: true }), loadSecureForms(), loadHistory(id)]); // history.js
 }
 
 async function refreshOpen({ scrollToEnd = false } = {}) {
@@ -543,19 +568,19 @@ function closeConversation() {
   focusSelectedRow();
 }
 
+// The service says what each viewer may do (allowed_actions); the console only knows who it is.
 function permissions(c) {
   const mine = c.status === "assigned" && c.assigned_agent?.id === state.me.id;
-  const manages = mine || MANAGER_ROLES.has(state.me.role);
-  const active = ACTIVE_STATUSES.has(c.status);
+  const can = new Set(c.allowed_actions?.[mine ? "owner" : state.me.viewer] ?? []);
   return {
-    claim: c.status === "queued",
-    reply: mine,
-    transfer: active && manages,
-    release: c.status === "assigned" && manages,
-    resolve: active && manages,
-    returnToBot: c.status === "assigned" && manages,
-    switchMode: active && manages,
-    snooze: c.status === "assigned" && manages,
+    claim: can.has("claim"),
+    reply: can.has("reply"),
+    transfer: can.has("transfer"),
+    release: can.has("release"),
+    resolve: can.has("resolve"),
+    returnToBot: can.has("return_to_bot"),
+    switchMode: can.has("switch_mode"),
+    snooze: can.has("snooze"),
     lockedBy: c.status === "assigned" && !mine ? c.assigned_agent : null,
   };
 }
@@ -568,12 +593,20 @@ function renderConversation({ scrollToEnd = false } = {}) {
   const owner = c.assigned_agent;
   fill(
     $("conv-meta"),
+    customerActivityPill(c), // customer-activity.js
     h("span", { class: `pill status-${c.status}` }, STATUS_LABELS[c.status] ?? c.status),
     h("span", {}, owner ? `Owner: ${owner.id === state.me.id ? "you" : owner.name}` : "Unassigned"),
     c.priority ? priorityPill(c) : null,
     c.mode ? modePill(c) : null,
     snoozePill(c),
     slaPill(c),
+    windowPill(c), // window.js
+    c.reopen_count && ACTIVE_STATUSES.has(c.status)
+      ? h("span", { class: "pill", title: "The customer wrote again after it was resolved" }, "Reopened")
+      : null,
+    c.status === "resolved" && c.resolution === "automatic"
+      ? h("span", { class: "pill", title: "The customer did not answer" }, "Closed automatically")
+      : null,
     c.team ? h("span", { class: "pill" }, teamName(c.team)) : null,
   );
   renderActions(c);
@@ -588,6 +621,7 @@ function renderActions(c) {
   $("act-transfer").hidden = !can.transfer;
   $("act-release").hidden = !can.release;
   $("act-resolve").hidden = !can.resolve;
+  $("act-resolve-no-survey").hidden = !can.resolve;
   $("act-return").hidden = !can.returnToBot;
   $("act-mode").hidden = !can.switchMode;
   renderSnoozeAction(c, can); // snooze.js
@@ -618,6 +652,8 @@ function renderComposer(c) {
   $("composer-hint").textContent = note
     ? "Internal note — not sent to the customer. Enter saves."
     : "Enter sends, Shift+Enter adds a line.";
+  syncSuggestions(c); // suggestions.js
+  renderReplyWindow(c, note ? {} : can); // window.js
 }
 
 function replyBlockedReason(c, can) {
@@ -805,6 +841,7 @@ async function submitComposer(event) {
       }
       $("composer-text").value = "";
       state.drafts.delete(draftKey());
+      if (!note) suggestionsAfterSend(c.id, text); // suggestions.js
       showError("conv-error", null);
       renderTranscript(state.open, true);
     }
@@ -988,9 +1025,13 @@ function applyConversation(conversation) {
 }
 
 function handleEvent(event) {
+  // The service says hello once it has subscribed this socket: live from here on. What happened
+  // before (since the queue was loaded, or while we were away) is not replayed, so load it.
+  if (event.type === "hello") return void (setConnection("live"), resync());
   if (event.type === "resync") return void resync(); // the service lost events for a while
   const c = event.conversation;
   if (!c?.id) return;
+  state.liveDuringLoad?.set(c.id, c); // loadQueue
   const newlyQueued =
     (event.type === "handoff.created" || event.type === "handoff.updated") &&
     c.status === "queued" &&
@@ -1000,9 +1041,9 @@ function handleEvent(event) {
     state.arrived.add(c.id);
   }
   if (event.type === "sla.warning") state.slaWarned.add(c.id);
-  if (event.type === "conversation.woken") {
-    state.unseen.add(c.id); // back from a snooze: flag it like a new arrival
-    if (state.open?.id === c.id) refreshOpen(); // the reminder note is on top of it now
+  if (event.type === "conversation.woken" || event.type === "conversation.reopened") {
+    state.unseen.add(c.id); // back from a snooze, or the customer wrote again: like an arrival
+    if (state.open?.id === c.id) refreshOpen(); // the note, or the customer's new lines
   }
   if (event.type === "message.created" && event.message && state.open?.id === c.id) {
     upsert((state.open.messages ??= []), event.message);
@@ -1029,10 +1070,7 @@ function connect() {
   const ws = new WebSocket(`${scheme}://${location.host}${API}/ws?token=${token}`);
   state.ws = ws;
   ws.addEventListener("open", () => {
-    const reconnected = state.wsRetries > 0;
     state.wsRetries = 0;
-    setConnection("live");
-    if (reconnected) resync(); // events sent while we were away are not replayed
   });
   ws.addEventListener("message", (message) => {
     try {
@@ -1155,6 +1193,7 @@ function onKeydown(event) {
 /* ---------- wiring ---------- */
 
 function bindEvents() {
+  $("queue-more").addEventListener("click", () => loadQueue({ more: true }));
   $("login-form").addEventListener("submit", submitLogin);
   $("logout").addEventListener("click", logout);
   $("help-button").addEventListener("click", () => toggleShortcuts(true));
@@ -1181,6 +1220,7 @@ function bindEvents() {
   $("act-transfer").addEventListener("click", openTransfer);
   $("act-release").addEventListener("click", () => act("release"));
   $("act-resolve").addEventListener("click", () => act("resolve"));
+  $("act-resolve-no-survey").addEventListener("click", () => act("resolve", { survey: false }));
   $("act-return").addEventListener("click", () => act("return-to-bot"));
   $("act-mode").addEventListener("click", () =>
     act("mode", { mode: state.open?.mode === "async" ? "sync" : "async" }),
@@ -1214,6 +1254,7 @@ function bindEvents() {
     if (state.followTranscript) transcript.scrollTop = transcript.scrollHeight;
   }).observe(transcript);
   document.addEventListener("keydown", onKeydown);
+  window.addEventListener("hashchange", openLinkedConversation);
   setInterval(() => {
     for (const el of document.querySelectorAll("[data-due]")) updateSla(el);
     for (const el of document.querySelectorAll("[data-since]")) updateWaiting(el);

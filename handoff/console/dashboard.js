@@ -5,7 +5,7 @@
 const API = "/api/v1";
 const SESSION_KEY = "handoff.console.session"; // shared with the agent console
 const LIVE_SECONDS = 30;
-const CHARTS = ["volume", "first_response", "handle_time", "sla", "containment"];
+const CHARTS = ["volume", "first_response", "handle_time", "sla", "containment", "csat"];
 // KPI rows per group: [label, field, drill-down metric or null, unit]
 const KPI_ROWS = [
   ["Handoffs", "handoffs", "handoffs", "count"],
@@ -25,6 +25,7 @@ const KPI_ROWS = [
   ["SLA first response met", "sla_first_response_attainment", "sla_first_response_breached", "percent"],
   ["SLA resolution met", "sla_resolution_attainment", "sla_resolution_breached", "percent"],
   ["Agent idle time", "agent_idle_seconds", null, "duration"],
+  ["… share of online time", "agent_idle_rate", null, "percent"],
 ];
 const AGENT_COLUMNS = [
   ["agent_name", "Agent"],
@@ -35,6 +36,12 @@ const AGENT_COLUMNS = [
   ["average_response_handle_seconds", "Avg response handle"],
   ["average_conversation_handle_seconds", "Avg conversation handle"],
   ["resolved", "Resolved"],
+  ["csat_responses", "Surveys"],
+  ["csat_average", "CSAT (1-5)"],
+  ["csat_satisfied_rate", "Satisfied"],
+  ["nps", "NPS"],
+  ["online_seconds", "Online"],
+  ["idle_seconds", "Idle"],
 ];
 const DRILL_COLUMNS = [
   ["sender_id", "Customer"], ["started_at", "Handed off"], ["team", "Team"], ["mode", "Mode"],
@@ -42,7 +49,7 @@ const DRILL_COLUMNS = [
   ["agent_replies", "Responses"], ["end_kind", "Ended"], ["sla_first_response", "SLA"],
 ];
 
-const state = { token: null, drill: null, liveTimer: null };
+const state = { token: null, drill: null, liveTimer: null, alert: null };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, text, className) {
@@ -113,7 +120,8 @@ async function loadLive() {
     ["oldest wait", duration(live.oldest_wait_seconds)],
     ["SLA approaching", live.approaching],
     ["SLA breached", live.breached],
-    ["agents signed in", live.agents_signed_in],
+    ["agents online", live.agents_online],
+    ["agents away", live.agents_away],
     ["handled today", live.handled_today],
     ["resolved today", live.resolved_today],
   ]) {
@@ -127,7 +135,9 @@ async function loadLive() {
   for (const team of live.teams) {
     const row = el("tr");
     for (const value of [team.team, team.waiting, duration(team.oldest_wait_seconds),
-      team.assigned, team.approaching, team.breached]) row.append(el("td", value));
+      team.assigned, team.approaching, team.breached, team.agents_online, team.agents_away]) {
+      row.append(el("td", value));
+    }
     body.append(row);
   }
 }
@@ -151,9 +161,68 @@ async function loadAlerts() {
   }
 }
 
-function showAlertConversations(alert) {
-  const rows = alert.conversations.map((id) => ({ conversation: id, sender_id: id }));
-  renderDrill(`${alert.summary} (${alert.team})`, rows, null);
+// Act from an alert: its conversations still with people (the bulk actions' selection
+// `{alert: id}`), each a link into the agent console, and one move of all of them to a team
+// (undoable) or one resolution of all of them (not undoable), both in the bulk actions' log.
+const ALERT_COLUMNS = [
+  ["conversation_id", "Customer"], ["channel", "Channel"], ["team", "Team"], ["status", "Status"],
+  ["priority", "Priority"], ["agent", "Agent"],
+];
+
+async function showAlertConversations(alert) {
+  state.alert = alert;
+  const filter = { alert: String(alert.id) };
+  const preview = await api("/bulk-actions/preview", { method: "POST", body: JSON.stringify({ filter }) });
+  const rows = preview.conversations.map((c) => ({
+    ...c,
+    priority: c.priority.name,
+    agent: c.assigned_agent ? c.assigned_agent.name : "–",
+  }));
+  const shown = rows.length < preview.count ? ` (first ${rows.length} shown)` : "";
+  $("alert-title").textContent = `${alert.summary} (${alert.team}): ${preview.count} still open${shown}`;
+  fillTable($("alert-conversations"), ALERT_COLUMNS, rows, (field, value, row) =>
+    field === "conversation_id" ? consoleLink(row.id, value) : value ?? "–");
+  $("alert-status").textContent = "";
+  $("alert-close-confirm").hidden = true;
+  $("alert-actions").hidden = preview.count === 0;
+  $("alert-panel").hidden = false;
+  $("alert-panel").scrollIntoView();
+}
+
+// The agent console opens the conversation of `/#conversation=<id>` (same tab: same session).
+function consoleLink(id, text) {
+  const link = el("a", text);
+  link.href = `/#conversation=${encodeURIComponent(id)}`;
+  link.title = "Open in the agent console";
+  return link;
+}
+
+// One bulk action on the alert's conversations; `done` words the result from its count.
+async function actOnAlert(action, values, done) {
+  const alert = state.alert;
+  const body = { filter: { alert: String(alert.id) }, action, ...values };
+  try {
+    const result = await api("/bulk-actions", { method: "POST", body: JSON.stringify(body) });
+    const skipped = Object.keys(result.skipped).length;
+    await showAlertConversations(alert);
+    $("alert-status").textContent =
+      done(result.count) + (skipped ? `; ${skipped} changed meanwhile, left alone.` : ".");
+    loadLive().catch(() => {});
+  } catch (error) {
+    $("alert-status").textContent = error.message;
+  }
+}
+
+function moveAlertConversations(event) {
+  event.preventDefault();
+  const teamName = $("alert-team").selectedOptions[0].text;
+  return actOnAlert("move", { team: $("alert-team").value }, (count) =>
+    `Moved ${count} conversation(s) to ${teamName}`);
+}
+
+function closeAlertConversations() {
+  $("alert-close-confirm").hidden = true;
+  return actOnAlert("resolve", {}, (count) => `Closed ${count} conversation(s)`);
 }
 
 async function loadKpis() {
@@ -227,13 +296,20 @@ function fillTable(table, columns, rows, format) {
   body.replaceChildren();
   for (const row of rows) {
     const line = el("tr");
-    for (const [field] of columns) line.append(el("td", format(field, row[field])));
+    for (const [field] of columns) {
+      const value = format(field, row[field], row);
+      const cell = el("td", value instanceof Node ? null : value);
+      if (value instanceof Node) cell.append(value);
+      line.append(cell);
+    }
     body.append(line);
   }
 }
 
 function agentCell(field, value) {
-  return field.endsWith("_seconds") ? duration(value) : value ?? "–";
+  if (field.endsWith("_seconds")) return duration(value);
+  if (field.endsWith("_rate")) return show(value, "percent");
+  return value ?? "–";
 }
 
 async function loadAgents() {
@@ -321,9 +397,11 @@ async function saveTargets(event) {
 async function loadTeams() {
   const { teams } = await api("/teams");
   for (const team of teams) {
-    const option = el("option", team.name);
-    option.value = team.id;
-    $("f-team").append(option);
+    for (const select of [$("f-team"), $("alert-team")]) {
+      const option = el("option", team.name);
+      option.value = team.id;
+      select.append(option);
+    }
   }
 }
 
@@ -387,6 +465,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", signIn);
   $("filters").addEventListener("submit", refresh);
   $("targets-form").addEventListener("submit", saveTargets);
+  $("alert-move").addEventListener("submit", moveAlertConversations);
+  $("alert-close").addEventListener("click", () => ($("alert-close-confirm").hidden = false));
+  $("alert-close-no").addEventListener("click", () => ($("alert-close-confirm").hidden = true));
+  $("alert-close-yes").addEventListener("click", closeAlertConversations);
   for (const button of document.querySelectorAll("button[data-csv]")) {
     button.addEventListener("click", () => downloadCsv(button.dataset.csv));
   }

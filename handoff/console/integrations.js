@@ -105,7 +105,11 @@ function surveyLine(survey) {
     const score = `${survey.score}/${SCALE_TOP[survey.scale] ?? "?"}`;
     return [h("strong", {}, `Answered ${score}`), survey.comment ? ` — “${survey.comment}”` : ""];
   }
-  if (survey.status === "eligible") return "Survey sent, no answer yet";
+  if (survey.status === "sent") return "Survey sent, no answer yet";
+  if (survey.status === "eligible") {
+    const at = survey.due_at && new Date(survey.due_at).toLocaleTimeString([], { timeStyle: "short" });
+    return `Survey due${at ? ` at ${at}` : ""}, not sent yet`;
+  }
   return `Not sent: ${survey.reason}`;
 }
 

@@ -228,13 +228,14 @@ function onLiveEvent(event) {
     case "reply.returned":
       queueState.pendingReplies.delete(event.reply.conversation_id);
       if (state.open?.id === event.reply.conversation_id) decorateTranscript();
-      if (MANAGER_ROLES.has(state.me.role)) loadApprovals();
+      if (state.me.viewer === "supervisor") loadApprovals();
       break;
     default:
       break;
   }
   if (c && !mine(c) && queueState.unread[c.id]) markRead(c.id); // no longer mine
-  if (queueState.liveOpen) scheduleLiveView();
+  // the customers' presence (customer-activity.js) is not in the supervisor's live view
+  if (queueState.liveOpen && event.type !== "customer.activity") scheduleLiveView();
 }
 
 /* ---------- the transcript: handover notes on top, pending replies marked ---------- */
@@ -465,6 +466,77 @@ function liveDialog() {
   return dialog;
 }
 
+// The waiting list: time left ticks down every second between loads; a load every
+// LIVE_RELOAD_SECONDS (and on every queue event) brings the server's figures back, which know
+// business hours and pauses.
+const LIVE_RELOAD_SECONDS = 30;
+const WAITING_SORTS = {
+  left: (a, b) => (a.sla_seconds_left ?? Infinity) - (b.sla_seconds_left ?? Infinity),
+  waited: (a, b) => (a.queued_at ?? "").localeCompare(b.queued_at ?? ""), // longest first
+  priority: (a, b) => a.priority - b.priority,
+  team: (a, b) => (a.team ?? "").localeCompare(b.team ?? ""),
+};
+const waitingState = { rows: [], loadedAt: 0, sort: "left", ticker: null };
+
+function timeLeft(item, elapsed) {
+  if (item.sla_seconds_left == null) return { text: "no target", overdue: false };
+  const left = item.sla_seconds_left - elapsed;
+  return left < 0 ? { text: `overdue ${clock(-left)}`, overdue: true } : { text: clock(left), overdue: false };
+}
+
+function renderWaiting() {
+  const table = $("live-waiting");
+  if (!table) return;
+  const elapsed = Math.round((Date.now() - waitingState.loadedAt) / 1000);
+  const rows = [...waitingState.rows].sort(WAITING_SORTS[waitingState.sort]);
+  const head = h(
+    "tr",
+    {},
+    [["Customer"], ["Team", "team"], ["Priority", "priority"], ["Waited", "waited"], ["SLA left", "left"]].map(
+      ([label, key]) => {
+        if (!key) return h("th", {}, label);
+        const button = h("button", { class: "btn btn-quiet waiting-sort", type: "button", dataset: { sort: key } }, label);
+        button.addEventListener("click", () => {
+          waitingState.sort = key;
+          renderWaiting();
+        });
+        return h("th", { "aria-sort": waitingState.sort === key ? "ascending" : "none" }, button);
+      },
+    ),
+  );
+  const lines = rows.map((item) => {
+    const left = timeLeft(item, elapsed);
+    const open = h("button", { class: "btn btn-quiet live-conv", type: "button" }, item.customer ?? item.id);
+    open.addEventListener("click", () => {
+      $("live-dialog").close();
+      openConversation(item.id);
+    });
+    return h(
+      "tr",
+      { dataset: { id: item.id, state: left.overdue ? "breached" : item.sla_state ?? "none" } },
+      h("td", {}, open),
+      h("td", {}, item.team ?? "–"),
+      h("td", {}, String(item.priority)),
+      h("td", {}, item.waited_seconds == null ? "–" : clock(item.waited_seconds + elapsed)),
+      h("td", { class: left.overdue ? "sla-left overdue" : "sla-left" }, left.text),
+    );
+  });
+  fill(table, head, lines.length ? lines : h("tr", {}, h("td", { colspan: "5" }, "Nobody is waiting.")));
+}
+
+function tickWaiting() {
+  clearInterval(waitingState.ticker);
+  waitingState.ticker = setInterval(() => {
+    if (!queueState.liveOpen) return clearInterval(waitingState.ticker);
+    const elapsed = Math.round((Date.now() - waitingState.loadedAt) / 1000);
+    if (elapsed >= LIVE_RELOAD_SECONDS) {
+      clearInterval(waitingState.ticker); // loadLiveView starts it again
+      return loadLiveView();
+    }
+    renderWaiting();
+  }, 1000);
+}
+
 let liveTimer = null;
 function scheduleLiveView() {
   clearTimeout(liveTimer);
@@ -523,7 +595,12 @@ async function loadLiveView() {
       ),
     ),
   );
-  fill($("live-body"), h("h3", {}, "Teams"), teams, h("h3", {}, "Agents"), agents);
+  waitingState.rows = live.waiting;
+  waitingState.loadedAt = Date.now();
+  const waiting = h("table", { class: "live-table", id: "live-waiting" });
+  fill($("live-body"), h("h3", {}, "Teams"), teams, h("h3", {}, "Waiting"), waiting, h("h3", {}, "Agents"), agents);
+  renderWaiting();
+  tickWaiting();
 }
 
 function teamModeControl(team) {
@@ -560,7 +637,7 @@ function buildQueueUi() {
     liveDialog(),
     h("ol", { id: "toasts", class: "toasts", "aria-live": "polite" }),
   );
-  if (MANAGER_ROLES.has(state.me.role)) {
+  if (state.me.viewer === "supervisor") {
     const approvals = h("button", { id: "approvals-button", class: "btn btn-quiet", type: "button" }, "Approvals");
     approvals.addEventListener("click", () => $("approvals-dialog").showModal());
     const live = h("button", { id: "live-button", class: "btn btn-quiet", type: "button" }, "Live view");

@@ -8,10 +8,10 @@ which it reads locked (`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` al
 the only write lock), so nothing else changes them until the commit.
 
 Statements per batch: a locked read of the conversations (and an insert and a read of the new
-ones), one read of the dedupe keys already stored, one read per frustration reading (its latest
-customer line in the store), then one `executemany` insert of the new lines and one per shape
-of update. They are plain Core statements, so SQLAlchemy compiles each once and caches it
-(its dialect-specific `ON CONFLICT` constructs are compiled anew every time).
+ones), one read of the dedupe keys already stored, two reads for the frustration readings
+(their latest customer lines in the store), then one `executemany` insert of the new lines and
+one per shape of update. They are plain Core statements, so SQLAlchemy compiles each once and
+caches it (its dialect-specific `ON CONFLICT` constructs are compiled anew every time).
 
 If another writer stored one of the batch's conversations or lines in the meantime (another
 instance on PostgreSQL), the plain INSERT fails on the unique key before anything is
@@ -24,18 +24,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    bindparam,
+    column,
+    insert,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.ingest.mapping import Frustration, FrustrationReading, Line, Mapped
+from handoff.ingest.mapping import FrustrationReading, Mapped
+from handoff.lines import Frustration, Line
 from handoff.models import Conversation, Message, new_id, utc_now
 from handoff.repositories import line_values
 from handoff.states import WITH_PEOPLE, Status
 
-CONVERSATIONS = Conversation.__table__
-MESSAGES = Message.__table__
+CONVERSATIONS = cast(Table, Conversation.__table__)
+MESSAGES = cast(Table, Message.__table__)
 
 
 class Raced(Exception):
@@ -81,6 +91,7 @@ async def store_mapped(session: AsyncSession, items: Sequence[Mapped]) -> list[s
         return []
     conversations = await _ensure(session, items)
     known = await _stored_keys(session, conversations, items)
+    stored_latest = await _stored_latest(session, conversations, items)
     stored_updates: dict[str, _Candidate] = {}
     for item in items:
         conversation = conversations[item.conversation_id]
@@ -100,14 +111,15 @@ async def store_mapped(session: AsyncSession, items: Sequence[Mapped]) -> list[s
                 bumped = True
             conversation.bumps += bumped
         elif isinstance(item, FrustrationReading):
-            candidate = await _latest_customer(session, conversation, item.at, stored_updates)
+            stored = stored_latest.get((conversation.pk, item.at))
+            candidate = _latest_customer(conversation, item.at, stored)
             if candidate is not None:
-                values = candidate.values
+                line = candidate.values
                 merged = item.frustration.merge(
-                    _reading(values["frustration_score"], values["frustration_signals"])
+                    _reading(line["frustration_score"], line["frustration_signals"])
                 )
-                values["frustration_score"] = merged.score
-                values["frustration_signals"] = list(merged.signals)
+                line["frustration_score"] = merged.score
+                line["frustration_signals"] = list(merged.signals)
                 if candidate.stored:
                     stored_updates[candidate.id] = candidate
             conversation.merge(item.frustration)
@@ -127,7 +139,7 @@ async def _ensure(session: AsyncSession, items: Sequence[Mapped]) -> dict[str, _
     for item in items:
         first.setdefault(item.conversation_id, item)
     found = await _locked(session, list(first))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": new_id(),
             "conversation_id": conversation_id,
@@ -195,47 +207,81 @@ async def _stored_keys(
     return {(row.conversation_id, row.dedupe_key) for row in await session.execute(query)} & wanted
 
 
-async def _latest_customer(
-    session: AsyncSession,
-    conversation: _Conversation,
-    at: datetime,
-    stored_updates: dict[str, _Candidate],
-) -> _Candidate | None:
-    """The latest customer line at or before `at` (by time, then id), in the store or the
-    batch, as `Messages.latest_customer` would find it after the batch's earlier events."""
-    query = (
-        select(
-            MESSAGES.c.id,
-            MESSAGES.c.created_at,
-            MESSAGES.c.frustration_score,
-            MESSAGES.c.frustration_signals,
+async def _stored_latest(
+    session: AsyncSession, conversations: dict[str, _Conversation], items: Sequence[Mapped]
+) -> dict[tuple[str, datetime], _Candidate]:
+    """For each (conversation, time) of the batch's frustration readings, the latest customer
+    line in the store at or before that time (by time, then id): one statement for the batch
+    (a correlated subquery per reading), one more to read those lines."""
+    wanted = {
+        (conversations[item.conversation_id].pk, item.at)
+        for item in items
+        if isinstance(item, FrustrationReading)
+    }
+    if not wanted:
+        return {}
+    keys = sorted(wanted)  # the rows are told apart by their number (SQLite hands back text times)
+    readings = (  # WITH readings(pk, at) AS (VALUES ...): SQLite names no columns on a FROM
+        values(
+            column("n", Integer),
+            column("pk", MESSAGES.c.conversation_id.type),
+            column("at", MESSAGES.c.created_at.type),
+            name="readings",
         )
+        .data([(n, pk, at) for n, (pk, at) in enumerate(keys)])
+        .cte()
+    )
+    latest = (
+        select(MESSAGES.c.id)
         .where(
-            MESSAGES.c.conversation_id == conversation.pk,
+            MESSAGES.c.conversation_id == readings.c.pk,
             MESSAGES.c.author_type == "customer",
-            MESSAGES.c.created_at <= at,
+            MESSAGES.c.created_at <= readings.c.at,
         )
         .order_by(MESSAGES.c.created_at.desc(), MESSAGES.c.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
+    found = {
+        keys[row.n]: row.id
+        for row in await session.execute(select(readings.c.n, latest.label("id")))
+        if row.id is not None
+    }
+    if not found:
+        return {}
+    query = select(
+        MESSAGES.c.id,
+        MESSAGES.c.created_at,
+        MESSAGES.c.frustration_score,
+        MESSAGES.c.frustration_signals,
+    ).where(MESSAGES.c.id.in_(set(found.values())))
+    lines = {
+        row.id: _Candidate(
+            row.created_at,
+            row.id,
+            {
+                "frustration_score": row.frustration_score,
+                "frustration_signals": list(row.frustration_signals),
+            },
+            stored=True,
+        )
+        for row in await session.execute(query)
+    }
+    return {reading: lines[line_id] for reading, line_id in found.items()}
+
+
+def _latest_customer(
+    conversation: _Conversation, at: datetime, stored: _Candidate | None
+) -> _Candidate | None:
+    """The latest customer line at or before `at` (by time, then id), in the store or the
+    batch, as `Messages.latest_customer` would find it after the batch's earlier events."""
     candidates = [
         _Candidate(line["created_at"], line["id"], line, stored=False)
         for line in conversation.lines
         if line["author_type"] == "customer" and line["created_at"] <= at
     ]
-    if (row := (await session.execute(query)).first()) is not None:
-        candidates.append(
-            stored_updates.get(row.id)
-            or _Candidate(
-                row.created_at,
-                row.id,
-                {
-                    "frustration_score": row.frustration_score,
-                    "frustration_signals": list(row.frustration_signals),
-                },
-                stored=True,
-            )
-        )
+    if stored is not None:
+        candidates.append(stored)
     return max(candidates, key=lambda c: (c.created_at, c.id), default=None)
 
 

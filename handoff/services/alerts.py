@@ -24,7 +24,7 @@ import aiohttp
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff.db import insert_for
+from handoff.db import affected_rows, insert_for
 from handoff.errors import Invalid
 from handoff.http import RetryPolicy, Unreachable, post
 from handoff.live import Broadcaster
@@ -162,12 +162,12 @@ class AlertService:
                 for team, count in (await session.execute(query)).tuples():
                     counts.setdefault(team or NO_TEAM, [0] * len(spans))[index] = count
             start, end = spans[0]
-            query = (
+            latest = (
                 select(KpiEpisode.team, KpiEpisode.conversation_pk)
                 .where(KpiEpisode.started_at >= start, KpiEpisode.started_at < end)
                 .order_by(KpiEpisode.started_at.desc())
             )
-            for team, pk in (await session.execute(query)).tuples():
+            for team, pk in (await session.execute(latest)).tuples():
                 recent.setdefault(team or NO_TEAM, []).append(pk)
         conditions = []
         for team, series in sorted(counts.items()):
@@ -222,16 +222,17 @@ class AlertService:
                 created = (await session.execute(statement)).scalar_one_or_none()
                 if created is not None:
                     events.append((OPENED, created))
-            for key, row in open_rows.items():
-                if key in conditions:
+            for open_key, row in open_rows.items():
+                if open_key in conditions:
                     continue
-                cleared = await session.execute(
+                cleared = await affected_rows(
+                    session,
                     update(KpiAlert)
                     .where(KpiAlert.id == row.id, KpiAlert.status == "open")
                     .values(status="cleared", open_key=None, cleared_at=now, notify_attempts=0)
-                    .execution_options(synchronize_session=False)
+                    .execution_options(synchronize_session=False),
                 )
-                if cleared.rowcount == 1:
+                if cleared == 1:
                     events.append((CLEARED, row.id))
         return events
 
@@ -268,13 +269,14 @@ class AlertService:
 
     async def _send(self, row: KpiAlert, event: str) -> bool:
         async with self.sessions.begin() as session:  # one instance per attempt
-            claimed = await session.execute(
+            claimed = await affected_rows(
+                session,
                 update(KpiAlert)
                 .where(KpiAlert.id == row.id, KpiAlert.notify_attempts == row.notify_attempts)
                 .values(notify_attempts=row.notify_attempts + 1)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
-            if claimed.rowcount != 1:
+            if claimed != 1:
                 return False
         body = json.dumps(webhook_payload(row, event, self.console_url)).encode()
         stamp = str(int(time.time()))

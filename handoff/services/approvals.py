@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff import views
-from handoff.errors import Conflict, Forbidden, NotFound, ServiceError
+from handoff.db import affected_rows
+from handoff.errors import Conflict, Forbidden, NotFound, ServiceError, found
 from handoff.live import Broadcaster
 from handoff.models import Conversation, PendingReply, utc_now
 from handoff.repositories import Agents
@@ -166,7 +167,7 @@ class ApprovalService:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return (await session.execute(statement)).rowcount == 1
+        return await affected_rows(session, statement) == 1
 
     async def _names(self, session: AsyncSession, rows: list[PendingReply]) -> dict[str, str]:
         return await Agents(session).names(
@@ -175,8 +176,9 @@ class ApprovalService:
 
     async def _announce(self, kind: str, reply_id: str) -> views.JSON:
         async with self.sessions() as session:
-            reply = await session.get(PendingReply, reply_id, populate_existing=True)
-            assert reply is not None
+            reply = found(
+                await session.get(PendingReply, reply_id, populate_existing=True), "pending reply"
+            )
             view = reply_view(reply, await self._names(session, [reply]))
         await self.live.publish({"type": kind, "reply": view})
         return view

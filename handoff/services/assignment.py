@@ -25,19 +25,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff import views
 from handoff.errors import Invalid, NotFound
 from handoff.live import Broadcaster
 from handoff.models import Conversation, QueueAgent, utc_now
+from handoff.periodic import wait_until_set
 from handoff.queue_repository import AUTO, TEAM_MODES, Load, QueueStore, slot
 from handoff.queue_settings import QueueSettings
 from handoff.repositories import Agents, Conversations, History, status_in
 from handoff.services.presence import PresenceService
 from handoff.services.requeue import requeue
-from handoff.services.views import conversation_views, load_conversation
+from handoff.services.unit_of_work import unit_of_work
+from handoff.services.views import load_conversation
 from handoff.states import Action, transition
 
 logger = logging.getLogger(__name__)
@@ -123,8 +124,7 @@ class AssignmentService:
 
     async def wait_for_work(self, seconds: float) -> None:
         """Until `wake()` is called or `seconds` passed."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        await wait_until_set(self._wake, seconds)
         self._wake.clear()
 
     async def team_modes(self) -> list[views.JSON]:
@@ -201,14 +201,14 @@ class AssignmentService:
                 for team_candidates in by_team.values():
                     if candidate in team_candidates:
                         team_candidates.remove(candidate)
-        await self._announce(made)
         return made
 
     async def _assign(self, row: Conversation, candidate: Candidate, kind: str) -> str:
         """One assignment in its own transaction: `assigned`, `gone` (the conversation is no
         longer queued in that team) or `busy` (the agent is full or no longer online)."""
         step = transition(Action.CLAIM)
-        async with self.sessions.begin() as session:
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             store = QueueStore(session)
             if not await store.lock_online_agent(candidate.agent_id):
                 return "busy"
@@ -234,28 +234,14 @@ class AssignmentService:
             History(session).record(
                 row.id, "auto_assign", to_agent_id=candidate.agent_id, team=row.team
             )
-        return "assigned"
-
-    async def _announce(self, made: Sequence[Assigned]) -> None:
-        """`conversation.assigned` for each assignment (the views loaded in one go)."""
-        if not made:
-            return
-        async with self.sessions() as session:
-            query = select(Conversation).where(
-                Conversation.id.in_([a.conversation_id for a in made])
-            )
-            found = {
-                view["id"]: view
-                for view in await conversation_views(session, list(await session.scalars(query)))
-            }
-        for assigned in made:
-            await self.live.publish(
+            work.publish(
                 {
                     "type": "conversation.assigned",
-                    "agent_id": assigned.agent_id,
-                    "conversation": found[assigned.conversation_id],
+                    "agent_id": candidate.agent_id,
+                    "conversation": await load_conversation(session, row.id),
                 }
             )
+        return "assigned"
 
     async def expire_unanswered(self, now: datetime | None = None) -> list[str]:
         """Put back in the queue what was assigned in an `auto` team and not answered within
@@ -266,7 +252,8 @@ class AssignmentService:
         now = now or utc_now()
         limit = timedelta(seconds=self.settings.unanswered_seconds)
         moved: list[str] = []
-        async with self.sessions.begin() as session:
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             teams = await self.auto_teams(session)
             if not teams:
                 return []
@@ -282,12 +269,14 @@ class AssignmentService:
                     session, row, action="assignment_timeout", note=note, by_agent_id=None
                 ):
                     moved.append(row.id)
-        for conversation_pk in moved:
-            async with self.sessions() as session:
-                view = await load_conversation(session, conversation_pk)
-            await self.live.publish(
-                {"type": "conversation.requeued", "reason": "unanswered", "conversation": view}
-            )
+                    view = await load_conversation(session, row.id)
+                    work.publish(
+                        {
+                            "type": "conversation.requeued",
+                            "reason": "unanswered",
+                            "conversation": view,
+                        }
+                    )
         return moved
 
 

@@ -41,6 +41,8 @@ class Principal:
             "email": self.email,
             "role": self.role.value,
             "teams": list(self.teams),
+            # which row of a conversation's `allowed_actions` applies when it is not theirs
+            "viewer": "supervisor" if self.role.at_least(Role.SUPERVISOR) else "agent",
         }
 
 

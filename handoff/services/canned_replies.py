@@ -13,7 +13,7 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -78,6 +78,10 @@ class ReplyFields(BaseModel):
     team: str | None = Field(default=None, max_length=64)
     shortcut: str | None = Field(default=None, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     language: str = Field(default="en", min_length=2, max_length=20)
+    # triage topics it answers, for suggested responses (empty: any topic)
+    topics: list[Annotated[str, Field(max_length=50, pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
+        default_factory=list, max_length=20
+    )
 
     @field_validator("text")
     @classmethod
@@ -146,6 +150,7 @@ def reply_view(row: CannedReply) -> views.JSON:
         "team": row.team_id,
         "shortcut": row.shortcut,
         "language": row.language,
+        "topics": list(row.topics or []),
         "placeholders": sorted(set(placeholders_in(row.text))),
         "updated_at": views.iso(row.updated_at),
     }
@@ -230,3 +235,4 @@ class CannedReplyService:
             raise Invalid(f"No team {fields.team!r}.", "unknown_team")
         row.title, row.text, row.team_id = fields.title, fields.text, fields.team
         row.shortcut, row.language, row.updated_at = fields.shortcut, fields.language, utc_now()
+        row.topics = sorted(set(fields.topics))

@@ -20,6 +20,7 @@ STYLE = Style(
     foreground_subtle="#7b8794",
     colors=("#2563eb", "#f97316", "#16a34a", "#9333ea"),
     font_family="sans-serif",
+    no_data_font_size=18,  # pygal's default fills the whole plot
 )
 # chart name -> (title, kind, [(series label, point field, scale)])
 CHARTS: dict[str, tuple[str, str, list[tuple[str, str, float]]]] = {
@@ -44,6 +45,11 @@ CHARTS: dict[str, tuple[str, str, list[tuple[str, str, float]]]] = {
         [("attainment", "sla_first_response_attainment", 0.01)],
     ),
     "containment": ("Bot containment (%)", "line", [("containment", "containment_rate", 0.01)]),
+    "csat": (
+        "Customer satisfaction",
+        "line",
+        [("satisfied, CSAT 4-5 (%)", "csat_satisfied_rate", 0.01), ("NPS", "nps", 1)],
+    ),
 }
 
 

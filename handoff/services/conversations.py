@@ -12,28 +12,34 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.channel_windows import closed_reason, window_state
+from contracts.delivery import Template
+from contracts.transcript import handoff_key
 from handoff import views
 from handoff.delivery import Delivery, DeliveryClient
-from handoff.errors import Conflict, Forbidden, Invalid, Upstream
-from handoff.ingest.mapping import Line, handoff_key
+from handoff.errors import Conflict, Forbidden, Invalid, Upstream, found
+from handoff.lines import Line
 from handoff.live import Broadcaster
 from handoff.models import Conversation, Note, new_id, utc_now
 from handoff.notices import notice
 from handoff.rasa_client import RasaClient, RasaError
-from handoff.repositories import Agents, Conversations, History, Messages, QueueFilter, status_in
+from handoff.repositories import (
+    Agents,
+    Conversations,
+    History,
+    Messages,
+    QueueKey,
+    queue_key,
+    status_in,
+)
 from handoff.roles import Role
 from handoff.services import webhooks
 from handoff.services.auth import Principal
 from handoff.services.csat import CsatService
 from handoff.services.sla_targets import MODES, default_first_response_minutes, load_targets
-from handoff.services.views import (
-    announce,
-    conversation_views,
-    load_detail,
-    load_row,
-    message_event,
-)
-from handoff.states import WITH_PEOPLE, Action, Status, allowed, transition
+from handoff.services.unit_of_work import Work, unit_of_work
+from handoff.services.views import conversation_views, load_detail, load_row
+from handoff.states import WITH_PEOPLE, Action, QueueFilter, Status, allowed, transition
 
 MAX_TEXT = 4000
 WEBHOOK_EVENTS = {Action.RESOLVE: "conversation.resolved"}  # of `_simple`'s actions
@@ -71,17 +77,26 @@ class ConversationService:
         self.rasa = rasa
         self.brand = brand
 
-    async def queue(self, where: QueueFilter) -> list[views.JSON]:
+    async def queue(
+        self, where: QueueFilter, limit: int, after: QueueKey | None = None
+    ) -> views.JSON:
+        """A page of the queue in its order; `next` continues after its last conversation."""
         async with self.sessions() as session:
-            return await conversation_views(session, await Conversations(session).queue(where))
+            rows = await Conversations(session).queue(where, limit + 1, after)
+            found = await conversation_views(session, rows[:limit])
+        last = queue_key(rows[limit - 1]) if len(rows) > limit else None
+        return {"conversations": found, "next": last}
 
     async def detail(self, conversation_pk: str) -> views.JSON:
         async with self.sessions() as session:
             return await load_detail(session, conversation_pk)
 
     async def claim(self, conversation_pk: str, agent: Principal) -> views.JSON:
+        """Claim, join notice and their events in one transaction: a crash cannot keep the one
+        without the other."""
         step = transition(Action.CLAIM)
-        async with self.sessions.begin() as session:
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             won = await Conversations(session).update_where(
                 conversation_pk,
                 status_in(step.sources),
@@ -101,16 +116,22 @@ class ConversationService:
                 conversation_pk, Action.CLAIM.value, to_agent_id=agent.id, by_agent_id=agent.id
             )
             await webhooks.record(session, "conversation.assigned", conversation_pk)
-        view = await self._announce("conversation.claimed", conversation_pk)
-        await self._tell_customer(conversation_pk, "joined", agent=agent.name)
+            view = await work.announce("conversation.claimed", conversation_pk)
+            joined = await self.store_notice(work, conversation_pk, "joined", agent=agent.name)
+        await self.deliver(joined)
         return view
 
-    async def reply(self, conversation_pk: str, agent: Principal, text: Any) -> views.JSON:
-        """Store the agent's line, then deliver it; the answer carries the delivery status."""
+    async def reply(
+        self, conversation_pk: str, agent: Principal, text: Any, template: Template | None = None
+    ) -> views.JSON:
+        """Store the agent's line, then deliver it; the answer carries the delivery status.
+
+        Free text only while the channel's window allows it (409 `window_closed` saying why);
+        Messenger replies after 24 hours carry the human-agent tag. `template`: send this
+        approved template instead (its filled text is `text`), which any window allows."""
         text = checked_text(text)
-        message_id = new_id()
-        async with self.sessions.begin() as session:
-            conversations = Conversations(session)
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             row = await load_row(session, conversation_pk)
             if row.status != Status.ASSIGNED.value:
                 raise Conflict(
@@ -119,75 +140,129 @@ class ConversationService:
                 )
             if row.assigned_agent_id != agent.id:
                 raise Forbidden("Only the agent who owns the conversation can reply.", "not_owner")
-            now = utc_now()
-            owned = await conversations.update_where(
-                conversation_pk,
-                Conversation.version == row.version,
-                first_response_at=row.first_response_at or now,
-            )
-            if not owned:
-                raise Conflict("The conversation changed meanwhile; reload it.", "changed")
-            line = Line(
-                conversation_id=row.conversation_id,
-                dedupe_key=handoff_key(message_id),
-                author_type="agent",
-                author_name=agent.name,
-                text=text,
-                created_at=now,
-            )
-            await Messages(session).add_line(
-                conversation_pk,
-                line,
-                id=message_id,
-                author_agent_id=agent.id,
-                delivery_status="pending",
-            )
-            await webhooks.record_message(session, conversation_pk, message_id)
-            delivery = Delivery(
-                row.conversation_id, row.channel, message_id, "agent", agent.name, text
-            )
-        return await self._deliver(message_id, delivery)
+            delivery = await self._store_agent_line(work, row, agent, text, template)
+        return await self.deliver(delivery)
 
-    async def tell_customer(self, conversation_pk: str, name: str, *, agent: str) -> None:
-        """Send the notice `name` now (a shift handover whose agent chose to tell customers)."""
-        await self._tell_customer(conversation_pk, name, agent=agent)
+    async def reply_as_supervisor(
+        self, conversation_pk: str, supervisor: Principal, text: Any
+    ) -> views.JSON:
+        """A supervisor's line to a conversation with people, whoever owns it (the crisis
+        tools' one reply to all); the same window rules as an owner's reply."""
+        text = checked_text(text)
+        async with unit_of_work(self.sessions, self.live) as work:
+            row = await load_row(work.session, conversation_pk)
+            if Status(row.status) not in WITH_PEOPLE:
+                raise Conflict(f"The conversation is {row.status}.", "invalid_state")
+            delivery = await self._store_agent_line(work, row, supervisor, text, None)
+        return await self.deliver(delivery)
 
-    async def _tell_customer(self, conversation_pk: str, name: str, *, agent: str) -> None:
-        """The system notice `name` (bot/texts.yml) for the customer, in their language: stored,
-        shown live, delivered like an agent's line."""
+    async def _store_agent_line(
+        self,
+        work: Work,
+        row: Conversation,
+        agent: Principal,
+        text: str,
+        template: Template | None,
+    ) -> Delivery:
+        """Check the window, store the line (pending) with the first response; its delivery."""
+        session = work.session
+        now = utc_now()
+        wrote = (await Messages(session).last_customer_at([row.id])).get(row.id)
+        window = window_state(row.channel, wrote, now)
+        if template is None and not window.free_text:
+            raise Conflict(closed_reason(row.channel, wrote, now), "window_closed")
+        owned = await Conversations(session).update_where(
+            row.id,
+            Conversation.version == row.version,
+            first_response_at=row.first_response_at or now,
+        )
+        if not owned:
+            raise Conflict("The conversation changed meanwhile; reload it.", "changed")
         message_id = new_id()
-        async with self.sessions.begin() as session:
-            row = await load_row(session, conversation_pk)
-            text = notice(name, row.customer_language, agent=agent, brand=self.brand)
-            line = Line(
-                conversation_id=row.conversation_id,
-                dedupe_key=handoff_key(message_id),
-                author_type="system",
-                author_name=None,
-                text=text,
-                created_at=utc_now(),
-            )
-            await Messages(session).add_line(
-                conversation_pk, line, id=message_id, delivery_status="pending"
-            )
-            await webhooks.record_message(session, conversation_pk, message_id)
-            delivery = Delivery(row.conversation_id, row.channel, message_id, "system", None, text)
-        await self._deliver(message_id, delivery)
+        line = Line(
+            conversation_id=row.conversation_id,
+            dedupe_key=handoff_key(message_id),
+            author_type="agent",
+            author_name=agent.name,
+            text=text,
+            created_at=now,
+        )
+        await Messages(session).add_line(
+            row.id, line, id=message_id, author_agent_id=agent.id, delivery_status="pending"
+        )
+        await webhooks.record_message(session, row.id, message_id)
+        await work.announce_message(message_id)
+        return Delivery(
+            row.conversation_id,
+            row.channel,
+            message_id,
+            "agent",
+            agent.name,
+            text,
+            tag=None if template else window.tag,
+            template=template,
+        )
 
-    async def _deliver(self, message_id: str, delivery: Delivery) -> views.JSON:
-        """Publish the stored line, deliver it, and record how that went on the line."""
-        await self._publish_message(message_id)
+    async def tell_customer(self, conversation_pk: str, name: str, **values: Any) -> None:
+        """Send the notice `name` now, in a transaction of its own (an automatic resolution)."""
+        async with unit_of_work(self.sessions, self.live) as work:
+            delivery = await self.store_notice(work, conversation_pk, name, **values)
+        await self.deliver(delivery)
+
+    async def send_template(
+        self, conversation_pk: str, text: str, template: Template
+    ) -> views.JSON:
+        """A system line sent as the approved channel `template` (which any window allows; its
+        text as the customer reads it is `text`), in a transaction of its own, then delivered;
+        the line with its delivery status."""
+        async with unit_of_work(self.sessions, self.live) as work:
+            row = await load_row(work.session, conversation_pk)
+            delivery = await self._store_system_line(work, row, text, template)
+        return await self.deliver(delivery)
+
+    async def store_notice(
+        self, work: Work, conversation_pk: str, name: str, **values: Any
+    ) -> Delivery:
+        """The system notice `name` (bot/texts.yml) for the customer, in their language, its
+        placeholders filled from `values` and the brand, stored in `work`'s transaction and
+        shown live after it; the caller delivers it like an agent's line once it committed."""
+        row = await load_row(work.session, conversation_pk)
+        text = notice(name, row.customer_language, brand=self.brand, **values)
+        return await self._store_system_line(work, row, text)
+
+    async def _store_system_line(
+        self, work: Work, row: Conversation, text: str, template: Template | None = None
+    ) -> Delivery:
+        message_id = new_id()
+        line = Line(
+            conversation_id=row.conversation_id,
+            dedupe_key=handoff_key(message_id),
+            author_type="system",
+            author_name=None,
+            text=text,
+            created_at=utc_now(),
+        )
+        await Messages(work.session).add_line(
+            row.id, line, id=message_id, delivery_status="pending"
+        )
+        await webhooks.record_message(work.session, row.id, message_id)
+        await work.announce_message(message_id)
+        return Delivery(
+            row.conversation_id, row.channel, message_id, "system", None, text, template=template
+        )
+
+    async def deliver(self, delivery: Delivery) -> views.JSON:
+        """Deliver a committed line and record how that went on it."""
         result = await self.delivery.deliver(delivery)
         async with self.sessions.begin() as session:
-            await Messages(session).update(
-                message_id,
+            messages = Messages(session)
+            await messages.update(
+                delivery.message_id,
                 delivery_status=result.status,
                 delivery_error=result.error,
                 channel_message_id=result.channel_message_id,
             )
-            stored = await Messages(session).get(message_id)
-            assert stored is not None
-            return views.message(stored)
+            return views.message(found(await messages.get(delivery.message_id), "transcript line"))
 
     async def add_note(self, conversation_pk: str, agent: Principal, text: Any) -> views.JSON:
         text = checked_text(text)
@@ -206,7 +281,9 @@ class ConversationService:
         if (transfer.agent_id is None) == (transfer.team is None):
             raise Invalid("Give either agent_id or team.", "agent_or_team")
         note = checked_text(transfer.note) if transfer.note is not None else None
-        async with self.sessions.begin() as session:
+        told: Delivery | None = None
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             agents = Agents(session)
             if transfer.agent_id is not None:
                 target = await agents.get(transfer.agent_id)
@@ -249,11 +326,14 @@ class ConversationService:
             await webhooks.record(
                 session, "conversation.transferred", conversation_pk, transfer=moved
             )
-        view = await self._announce("conversation.updated", conversation_pk)
-        if transfer.agent_id is not None:
-            await self._tell_customer(conversation_pk, "joined", agent=names[transfer.agent_id])
-        elif previous in names:
-            await self._tell_customer(conversation_pk, "left", agent=names[previous])
+            view = await work.announce("conversation.updated", conversation_pk)
+            if transfer.agent_id is not None:
+                joined = names[transfer.agent_id]
+                told = await self.store_notice(work, conversation_pk, "joined", agent=joined)
+            elif previous in names:
+                told = await self.store_notice(work, conversation_pk, "left", agent=names[previous])
+        if told is not None:
+            await self.deliver(told)
         return view
 
     async def switch_mode(
@@ -264,7 +344,9 @@ class ConversationService:
         counts from the original queueing, a sync one from now (the customer waits now)."""
         if mode not in MODES:
             raise Invalid("mode must be sync or async.", "invalid_mode")
-        async with self.sessions.begin() as session:
+        told: Delivery | None = None
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             row = await load_row(session, conversation_pk)
             if Status(row.status) not in WITH_PEOPLE:
                 raise Conflict(
@@ -301,9 +383,13 @@ class ConversationService:
                 by_agent_id=actor.id,
                 note=f"{row.mode or 'no mode'} → {mode}",
             )
-        view = await self._announce("conversation.updated", conversation_pk)
-        if tell_customer:
-            await self._tell_customer(conversation_pk, f"mode_{mode}", agent=actor.name)
+            view = await work.announce("conversation.updated", conversation_pk)
+            if tell_customer:
+                told = await self.store_notice(
+                    work, conversation_pk, f"mode_{mode}", agent=actor.name
+                )
+        if told is not None:
+            await self.deliver(told)
         return view
 
     async def release(self, conversation_pk: str, actor: Principal) -> views.JSON:
@@ -317,10 +403,15 @@ class ConversationService:
         )
 
     async def resolve(
-        self, conversation_pk: str, actor: Principal, survey: bool = True
+        self,
+        conversation_pk: str,
+        actor: Principal,
+        survey: bool = True,
+        version: int | None = None,
     ) -> views.JSON:
         """Resolved by a person; the CSAT survey decision is recorded with it (`survey=False`:
-        the agent resolved without survey)."""
+        the agent resolved without survey). With `version` (the one the caller saw), a
+        conversation changed since is refused (409 `changed`)."""
 
         async def decide_survey(session: AsyncSession, row: Conversation) -> None:
             if self.csat is not None:
@@ -332,7 +423,9 @@ class ConversationService:
             Action.RESOLVE,
             "closed",
             after=decide_survey,
+            version=version,
             resolved_at=utc_now(),
+            resolution="person",
         )
 
     async def return_to_bot(self, conversation_pk: str, actor: Principal) -> views.JSON:
@@ -361,13 +454,18 @@ class ConversationService:
         notice_name: str | None,
         *,
         after: Callable[[AsyncSession, Conversation], Awaitable[None]] | None = None,
+        version: int | None = None,
         **values: Any,
     ) -> views.JSON:
         """Apply `action` (and `after`, in the same transaction, with the row as it was); if
         someone owned the conversation, tell the customer the notice `notice_name` with the
         owner's name."""
-        async with self.sessions.begin() as session:
-            row = await self._change(session, conversation_pk, actor, action, **values)
+        told: Delivery | None = None
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
+            row = await self._change(
+                session, conversation_pk, actor, action, version=version, **values
+            )
             if after is not None:
                 await after(session, row)
             History(session).record(
@@ -380,9 +478,13 @@ class ConversationService:
             names = await Agents(session).names([owner]) if owner else {}
             if (event_type := WEBHOOK_EVENTS.get(action)) is not None:
                 await webhooks.record(session, event_type, conversation_pk)
-        view = await self._announce("conversation.updated", conversation_pk)
-        if notice_name is not None and owner in names:
-            await self._tell_customer(conversation_pk, notice_name, agent=names[owner])
+            view = await work.announce("conversation.updated", conversation_pk)
+            if notice_name is not None and owner in names:
+                told = await self.store_notice(
+                    work, conversation_pk, notice_name, agent=names[owner]
+                )
+        if told is not None:
+            await self.deliver(told)
         return view
 
     async def _change(
@@ -391,29 +493,22 @@ class ConversationService:
         conversation_pk: str,
         actor: Principal,
         action: Action,
+        version: int | None = None,
         **values: Any,
     ) -> Conversation:
-        """Check and apply `action`; the row as it was before."""
+        """Check and apply `action` (on `version` of the row, if given); the row as it was."""
         row = await load_row(session, conversation_pk)
         _check(row, actor, action)
         step = transition(action)
-        changed = await Conversations(session).update_where(
+        stale = version is not None and version != row.version
+        if stale or not await Conversations(session).update_where(
             conversation_pk,
             Conversation.version == row.version,
             status=step.target.value,
             **values,
-        )
-        if not changed:
+        ):
             raise Conflict("The conversation changed meanwhile; reload it.", "changed")
         return row
-
-    async def _announce(self, kind: str, conversation_pk: str) -> views.JSON:
-        return await announce(self.sessions, self.live, kind, conversation_pk)
-
-    async def _publish_message(self, message_id: str) -> None:
-        async with self.sessions() as session:
-            event = await message_event(session, message_id)
-        await self.live.publish(event)
 
 
 def _check(row: Conversation, actor: Principal, action: Action) -> None:

@@ -161,11 +161,12 @@ class CrmLookup:
     async def for_conversation(self, conversation_pk: str) -> JSON:
         async with self.sessions() as session:
             row = await load_row(session, conversation_pk)  # 404 for an unknown conversation
-        if self.config is None:
+        config = self.config
+        if config is None:
             return _result("not_configured", "No CRM lookup is configured.")
         keys = keys_of(row)
         try:
-            url = self.config.url_template.format_map(
+            url = config.url_template.format_map(
                 {name: quote(value, safe="") for name, value in keys.items() if value}
             )
         except KeyError as missing:
@@ -173,8 +174,8 @@ class CrmLookup:
         cached = self._cache.get(url)
         if cached is not None and cached[0] > self.clock():
             return {**cached[1], "cached": True}
-        result = await self._fetch(url)
-        seconds = self.config.cache_seconds
+        result = await self._fetch(config, url)
+        seconds = config.cache_seconds
         if result["status"] == "unavailable":
             seconds = min(seconds, FAILURE_CACHE_SECONDS)
         if seconds > 0:
@@ -187,12 +188,11 @@ class CrmLookup:
         while len(self._cache) > CACHE_ENTRIES:
             self._cache.popitem(last=False)
 
-    async def _fetch(self, url: str) -> JSON:
-        assert self.config is not None
+    async def _fetch(self, config: CrmConfig, url: str) -> JSON:
         headers = {"Accept": "application/json"}
-        if self.config.token:
-            headers["Authorization"] = f"Bearer {self.config.token}"
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds)
+        if config.token:
+            headers["Authorization"] = f"Bearer {config.token}"
+        timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
         try:
             async with self.http.get(
                 URL(url, encoded=True),  # as encoded here: an id with "/" stays one value
@@ -219,7 +219,7 @@ class CrmLookup:
             return _result("unavailable", "The CRM's answer is not JSON.")
         fields = [
             {"label": label, "path": path, "value": value}
-            for label, path in self.config.fields
+            for label, path in config.fields
             if (value := shown(pick(answer, path))) is not None
         ]
         if not fields:

@@ -1,23 +1,60 @@
 """CSAT surveys in the store: the decision taken when a person resolves a conversation (in the
-resolution's transaction, skipped ones with the rule and reason), and the customer's answer
-reported by the bot (docs/integrations.md, "CSAT")."""
+resolution's transaction, skipped ones with the rule and reason), starting the due ones in the
+bot or, outside the channel's window, as the policy's channel template (`send_due`, a job that
+runs once across instances), and the customer's answer reported by the bot
+(docs/integrations.md, "CSAT")."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff.csat import CsatPolicy, Facts, decide
+from contracts.delivery import Template
+from contracts.values import FAILED
+from handoff.csat import CsatPolicy, Facts, SurveyTemplate, decide
 from handoff.errors import Conflict, Invalid, NotFound
 from handoff.models import Assignment, Conversation, CsatSurvey, Message, utc_now
+from handoff.rasa_client import RasaClient, RasaError
 from handoff.services import webhooks
 from handoff.services.views import load_row
+from handoff.states import Status
 from handoff.views import JSON, iso
 
-SKIPPED, ELIGIBLE, ANSWERED = "skipped", "eligible", "answered"
+logger = logging.getLogger(__name__)
+
+SKIPPED, ELIGIBLE, SENT, ANSWERED = "skipped", "eligible", "sent", "answered"
+ASKED = (ELIGIBLE, SENT, ANSWERED)  # count for "once per conversation" and "per customer"
 MAX_COMMENT = 1000
+SEND_BATCH = 50
+SEND_FOR = timedelta(hours=1)  # a survey Rasa keeps refusing is given up this long after due
+# An unanswered survey takes the customer's lines as its answers this long after it went out
+# (Rasa's session expiry); a line after that is the customer writing again and can reopen.
+ANSWER_FOR = timedelta(hours=1)
+# Skips decided when a survey falls due (the policy's own rules are decided at the resolution).
+REOPENED = ("reopened", "the conversation was reopened before the survey was due")
+
+
+class TemplateLines(Protocol):
+    """Where a survey sent as a channel template goes: a system line of the conversation,
+    delivered through the channel's connector (`ConversationService.send_template`)."""
+
+    async def send_template(self, conversation_pk: str, text: str, template: Template) -> JSON:
+        """The stored line, with its `delivery_status` and `delivery_error`."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Start:
+    survey_id: str
+    conversation_pk: str
+    sender_id: str
+    scale: str
+    template: SurveyTemplate | None  # outside the window: sent as this template
 
 
 class CsatService:
@@ -47,7 +84,7 @@ class CsatService:
                 Message.created_at >= since,
             )
         )
-        counted = (CsatSurvey.status.in_((ELIGIBLE, ANSWERED)),)
+        counted = (CsatSurvey.status.in_(ASKED),)
         surveyed_before = await session.scalar(
             select(func.count())
             .select_from(CsatSurvey)
@@ -97,6 +134,107 @@ class CsatService:
         await session.flush()
         return record
 
+    async def send_due(self, rasa: RasaClient, lines: TemplateLines) -> int:
+        """Start the surveys whose time has come (`due_at`, the policy's delay); how many went
+        out. In the window the bot asks; outside it the bot is readied for the answer and the
+        policy's template goes to the customer as a system line (`lines`). Each is marked sent
+        before Rasa is called, so none goes out twice; one whose conversation was reopened
+        meanwhile is skipped, one Rasa refuses is retried next round and given up after
+        SEND_FOR, a template the channel refuses is given up at once."""
+        now = utc_now()
+        starts: list[_Start] = []
+        async with self.sessions.begin() as session:
+            due = await session.execute(
+                select(CsatSurvey, Conversation)
+                .join(Conversation, Conversation.id == CsatSurvey.conversation_id)
+                .where(CsatSurvey.status == ELIGIBLE, CsatSurvey.due_at <= now)
+                .order_by(CsatSurvey.due_at)
+                .limit(SEND_BATCH)
+            )
+            for survey, conversation in due.tuples():
+                template = self.policy.templates.get(survey.template or "")
+                skip = _skip_when_due(survey, conversation, template)
+                if skip is None:
+                    survey.status = SENT
+                    starts.append(
+                        _Start(
+                            survey.id,
+                            conversation.id,
+                            conversation.conversation_id,
+                            survey.scale,
+                            template,
+                        )
+                    )
+                else:
+                    survey.status, (survey.rule, survey.reason) = SKIPPED, skip
+        sent = 0
+        for start in starts:
+            sent += await self._start(rasa, lines, start, now)
+        return sent
+
+    async def _start(
+        self, rasa: RasaClient, lines: TemplateLines, start: _Start, now: datetime
+    ) -> bool:
+        """One survey marked sent: in the bot, or as its template; whether it went out."""
+        comment = self.policy.comment
+        try:
+            if start.template is None:
+                await rasa.start_survey(start.sender_id, start.scale, comment)
+                return True
+            await rasa.await_survey_answer(start.sender_id, start.scale, comment)
+        except RasaError as error:
+            await self._not_sent(start.survey_id, str(error), now)
+            return False
+        template = start.template
+        line = await lines.send_template(start.conversation_pk, template.text, template.to_send())
+        if line["delivery_status"] == FAILED:
+            reason = f"the channel did not take the template ({line['delivery_error']})"
+            await self._given_up(start.survey_id, reason)
+            return False
+        return True
+
+    async def _not_sent(self, survey_id: str, error: str, now: datetime) -> None:
+        async with self.sessions.begin() as session:
+            survey = await session.get(CsatSurvey, survey_id)
+            if survey is None or survey.status != SENT:
+                return
+            if survey.due_at is None or survey.due_at >= now - SEND_FOR:
+                survey.status = ELIGIBLE
+                logger.warning("CSAT survey %s not sent, retrying: %s", survey_id, error)
+                return
+        await self._given_up(survey_id, f"the bot could not be reached to send it ({error})")
+
+    async def _given_up(self, survey_id: str, reason: str) -> None:
+        async with self.sessions.begin() as session:
+            survey = await session.get(CsatSurvey, survey_id)
+            if survey is not None and survey.status == SENT:
+                survey.status, survey.rule, survey.reason = SKIPPED, "not_sent", reason
+                logger.error("CSAT survey %s given up: %s", survey_id, reason)
+
+    async def answers_until(
+        self, session: AsyncSession, conversation_pk: str, resolved_at: datetime
+    ) -> datetime | None:
+        """Up to when the customer's lines since the resolution at `resolved_at` answer its
+        survey rather than write again (they never reopen the conversation): while the survey is
+        out with them, up to ANSWER_FOR after it went out (the bot takes what they write as the
+        answer); until the answer came once it did (a comment may be stored after the
+        answer); None when the resolution has no survey in the bot."""
+        survey = await session.scalar(
+            select(CsatSurvey)
+            .where(
+                CsatSurvey.conversation_id == conversation_pk,
+                CsatSurvey.status.in_((SENT, ANSWERED)),
+                CsatSurvey.decided_at >= resolved_at,
+            )
+            .order_by(CsatSurvey.decided_at.desc())
+            .limit(1)
+        )
+        if survey is None:
+            return None
+        if survey.status == ANSWERED:
+            return survey.answered_at
+        return min(utc_now(), (survey.due_at or survey.decided_at) + ANSWER_FOR)
+
     async def of_conversation(self, conversation_pk: str) -> list[JSON]:
         async with self.sessions() as session:
             await load_row(session, conversation_pk)
@@ -141,6 +279,18 @@ class CsatService:
         return view
 
 
+def _skip_when_due(
+    survey: CsatSurvey, conversation: Conversation, template: SurveyTemplate | None
+) -> tuple[str, str] | None:
+    """The rule and reason that stop a due survey now, or None to send it (`template`: the
+    policy's template of the survey's name, if it has one)."""
+    if conversation.status != Status.RESOLVED.value:
+        return REOPENED
+    if survey.template and template is None:
+        return "not_sent", f"the policy has no template {survey.template!r} any more"
+    return None
+
+
 async def _agents_of(session: AsyncSession, conversation_pk: str) -> list[str]:
     """Every agent who owned or wrote in the conversation."""
     owners = select(Assignment.to_agent_id.label("agent")).where(
@@ -149,7 +299,8 @@ async def _agents_of(session: AsyncSession, conversation_pk: str) -> list[str]:
     writers = select(Message.author_agent_id.label("agent")).where(
         Message.conversation_id == conversation_pk, Message.author_agent_id.is_not(None)
     )
-    return sorted(set((await session.scalars(union(owners, writers))).all()))
+    agents = (await session.scalars(union(owners, writers))).all()
+    return sorted({agent for agent in agents if agent is not None})
 
 
 async def _frustration(

@@ -1,4 +1,4 @@
-"""Dead letters: events the ingestion set aside (`handoff.ingest.sink`), for admins to look at,
+"""Dead letters: events the ingestion set aside (`handoff.services.sink`), for admins to look at,
 retry (the same mapping and storing as the stream, once the cause is fixed) or discard.
 
 A letter is `open` until a retry stores it (`resolved`) or an admin gives it up (`discarded`);
@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.errors import Conflict, NotFound
-from handoff.ingest.failures import describe, is_transient
+from handoff.failures import describe, is_transient
 from handoff.ingest.mapping import InvalidInput
-from handoff.ingest.sink import EventSink
 from handoff.models import DeadLetter
 from handoff.repositories import DeadLetters
+from handoff.services.sink import EventSink
 from handoff.views import iso
 
 STATUSES = ("open", "resolved", "discarded")

@@ -21,6 +21,7 @@ from contracts.values import FAILED, replaced_statuses
 from handoff.errors import from_contract
 from handoff.live import Broadcaster
 from handoff.repositories import Messages
+from handoff.services.unit_of_work import unit_of_work
 from handoff.services.views import message_event
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class DeliveryStatusService:
         reports = parse_reports(body)
         changed: dict[str, None] = {}  # ordered set of line ids
         updated = unknown = 0
-        async with self.sessions.begin() as session:
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             messages = Messages(session)
             for report in reports:
                 line_id = await messages.by_channel_id(
@@ -65,10 +67,8 @@ class DeliveryStatusService:
                 if await messages.set_delivery_status(line_id, report.status, error, replaces):
                     updated += 1
                     changed[line_id] = None
-        for line_id in changed:
-            async with self.sessions() as session:
-                event = await message_event(session, line_id)
-            await self.live.publish({**event, "type": "message.updated"})
+            for line_id in changed:
+                work.publish({**await message_event(session, line_id), "type": "message.updated"})
         return ReportResult(updated, unknown)
 
 

@@ -31,6 +31,7 @@ import aiohttp
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handoff.db import affected_rows
 from handoff.errors import Invalid, NotFound, ServiceError
 from handoff.http import RetryPolicy, Unreachable, post
 from handoff.models import (
@@ -44,6 +45,7 @@ from handoff.models import (
     WebhookDelivery,
     utc_now,
 )
+from handoff.services import customers
 from handoff.views import JSON, iso
 
 logger = logging.getLogger(__name__)
@@ -177,7 +179,8 @@ class ErasureService:
     async def _lease(self, audit_id: str, now: datetime) -> str | None:
         """Take the record for LEASE (a conditional UPDATE: one instance wins); its sender id."""
         async with self.sessions.begin() as session:
-            won = await session.execute(
+            won = await affected_rows(
+                session,
                 update(ErasureAudit)
                 .where(
                     ErasureAudit.id == audit_id,
@@ -185,9 +188,9 @@ class ErasureService:
                     or_(ErasureAudit.lease_until.is_(None), ErasureAudit.lease_until < now),
                 )
                 .values(lease_until=now + LEASE)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
-            if won.rowcount != 1:  # type: ignore[attr-defined]
+            if won != 1:
                 return None
             return await session.scalar(
                 select(ErasureAudit.pending_sender_id).where(ErasureAudit.id == audit_id)
@@ -236,19 +239,21 @@ class ErasureService:
                     ("intake_requests", IntakeRequest, IntakeRequest.conversation_id),
                 )
             }
-            outbox = await session.execute(  # their bodies carry the transcript's lines
-                delete(WebhookDelivery).where(WebhookDelivery.conversation_id.in_(pks))
+            # the webhook outbox's bodies carry the transcript's lines
+            counts["webhook_deliveries"] = await affected_rows(
+                session, delete(WebhookDelivery).where(WebhookDelivery.conversation_id.in_(pks))
             )
-            counts["webhook_deliveries"] = outbox.rowcount  # type: ignore[attr-defined]
-            deleted = await session.execute(
-                delete(Conversation).where(Conversation.conversation_id == sender_id)
+            await customers.drop_identities_of(session, pks)
+            counts["customers"] = await customers.forget(session, pks)
+            deleted = await affected_rows(
+                session, delete(Conversation).where(Conversation.conversation_id == sender_id)
             )
-            letters = await session.execute(
-                delete(DeadLetter).where(DeadLetter.conversation_id == sender_id)
+            letters = await affected_rows(
+                session, delete(DeadLetter).where(DeadLetter.conversation_id == sender_id)
             )
             counts = {
-                "conversations": deleted.rowcount,  # type: ignore[attr-defined]
-                "dead_letters": letters.rowcount,  # type: ignore[attr-defined]
+                "conversations": deleted,
+                "dead_letters": letters,
                 **counts,
             }
             row = await session.get(ErasureAudit, audit_id, populate_existing=True)

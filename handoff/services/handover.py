@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff import views
+from handoff.delivery import Delivery
 from handoff.errors import Invalid
 from handoff.live import Broadcaster
 from handoff.models import Conversation, HandoverNote, utc_now
@@ -19,6 +20,7 @@ from handoff.repositories import Agents, Conversations, History, status_in
 from handoff.services.auth import Principal
 from handoff.services.conversations import ConversationService, checked_text
 from handoff.services.requeue import requeue
+from handoff.services.unit_of_work import unit_of_work
 from handoff.services.views import load_conversation, load_row
 from handoff.states import Action, transition
 
@@ -61,12 +63,15 @@ class HandoverService:
         if to_agent_id == actor.id:
             raise Invalid("Hand over to a teammate, not to yourself.", "handover_to_self")
         moved: list[str] = []
-        async with self.sessions.begin() as session:
+        notices: list[Delivery] = []
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             agents = Agents(session)
             if to_agent_id is not None:
                 target = await agents.get(to_agent_id)
                 if target is None or not target.active:
                     raise Invalid(f"No active agent {to_agent_id!r}.", "unknown_agent")
+            names = await agents.names([actor.id, to_agent_id])
             for row in await QueueStore(session).owned_by(actor.id):
                 if to_agent_id is None:
                     done = await requeue(
@@ -74,35 +79,34 @@ class HandoverService:
                     )
                 else:
                     done = await self._reassign(session, row, actor.id, to_agent_id)
-                if done:
-                    session.add(
-                        HandoverNote(
-                            conversation_id=row.id,
-                            from_agent_id=actor.id,
-                            to_agent_id=to_agent_id,
-                            text=text,
+                if not done:
+                    continue
+                session.add(
+                    HandoverNote(
+                        conversation_id=row.id,
+                        from_agent_id=actor.id,
+                        to_agent_id=to_agent_id,
+                        text=text,
+                    )
+                )
+                moved.append(row.id)
+                event: views.JSON = {"conversation": await load_conversation(session, row.id)}
+                if to_agent_id is None:
+                    event.update(type="conversation.requeued", reason="handover")
+                else:
+                    event.update(type="conversation.assigned", agent_id=to_agent_id)
+                work.publish(event)
+                if tell_customer:
+                    notice, name = (
+                        ("left", actor.id) if to_agent_id is None else ("joined", to_agent_id)
+                    )
+                    notices.append(
+                        await self.conversations.store_notice(
+                            work, row.id, notice, agent=names[name]
                         )
                     )
-                    moved.append(row.id)
-            names = await agents.names([actor.id, to_agent_id])
-        for conversation_pk in moved:
-            async with self.sessions() as session:
-                view = await load_conversation(session, conversation_pk)
-            event: views.JSON = {"conversation": view}
-            if to_agent_id is None:
-                event.update(type="conversation.requeued", reason="handover")
-            else:
-                event.update(type="conversation.assigned", agent_id=to_agent_id)
-            await self.live.publish(event)
-            if tell_customer:
-                if to_agent_id is None:
-                    await self.conversations.tell_customer(
-                        conversation_pk, "left", agent=names[actor.id]
-                    )
-                else:
-                    await self.conversations.tell_customer(
-                        conversation_pk, "joined", agent=names[to_agent_id]
-                    )
+        for delivery in notices:
+            await self.conversations.deliver(delivery)
         if moved and to_agent_id is None:
             self.on_free()
         to = {"id": to_agent_id, "name": names.get(to_agent_id)} if to_agent_id else None

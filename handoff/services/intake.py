@@ -16,9 +16,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.values import channel_name
-from handoff.errors import BadRequest, Invalid, from_contract
-from handoff.ingest.mapping import Frustration, Line, TranscriptLine, line_of
-from handoff.ingest.shapes import (
+from handoff.errors import BadRequest, Invalid, found, from_contract
+from handoff.ingest.mapping import TranscriptLine, line_of
+from handoff.lines import Frustration, Line
+from handoff.live import Broadcaster
+from handoff.models import IntakeRequest, utc_now
+from handoff.repositories import Conversations, History, Messages, status_in
+from handoff.services import customers, webhooks
+from handoff.services.unit_of_work import unit_of_work
+from handoff.services.views import load_conversation
+from handoff.shapes import (
     Chars,
     Clean,
     FrustrationShape,
@@ -28,11 +35,6 @@ from handoff.ingest.shapes import (
     Time,
     validated,
 )
-from handoff.live import Broadcaster
-from handoff.models import IntakeRequest, utc_now
-from handoff.repositories import Conversations, History, Messages, status_in
-from handoff.services import webhooks
-from handoff.services.views import load_conversation
 from handoff.states import Action, Status, transition
 
 MAX_KEY_LENGTH = 200
@@ -109,17 +111,15 @@ class IntakeService:
             return replay
         handoff = parse_handoff(body)
         try:
-            async with self.sessions.begin() as session:
-                created, conversation_pk = await self._store(session, key, handoff)
+            async with unit_of_work(self.sessions, self.live) as work:
+                created, conversation_pk = await self._store(work.session, key, handoff)
+                kind = "handoff.created" if created else "handoff.updated"
+                view = await work.announce(kind, conversation_pk)
         except IntegrityError:
             # the same key committed by a concurrent request: answer as a replay
             if (replay := await self._replay(key)) is not None:
                 return replay
             raise
-        async with self.sessions() as session:
-            view = await load_conversation(session, conversation_pk)
-        kind = "handoff.created" if created else "handoff.updated"
-        await self.live.publish({"type": kind, "conversation": view})
         return IntakeResult(created=created, replayed=False, conversation=view)
 
     async def _replay(self, key: str) -> IntakeResult | None:
@@ -156,8 +156,7 @@ class IntakeService:
             **handoff.fields(),
         )
         if not created:
-            row = await conversations.get(conversation_pk)
-            assert row is not None
+            row = found(await conversations.get(conversation_pk), "conversation")
             start = row.queued_at or queued_at
             await conversations.update_where(
                 conversation_pk,
@@ -173,6 +172,7 @@ class IntakeService:
             team=handoff.team,
             note=handoff.escalation_reason,
         )
+        await customers.link(session, conversation_pk)
         if created:
             event = "conversation.reopened" if reopened else "handoff.created"
             await webhooks.record(session, event, conversation_pk)

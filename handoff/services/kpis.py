@@ -15,15 +15,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, case, delete, exists, func, or_, select
+from sqlalchemy import Select, Table, and_, case, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.models import (
     AgentSession,
     Assignment,
     Conversation,
+    CsatSurvey,
     KpiAgentWork,
     KpiBotContact,
     KpiEpisode,
@@ -31,9 +32,12 @@ from handoff.models import (
     Message,
     utc_now,
 )
+from handoff.queue_repository import AWAY, ONLINE, QueueStore
 from handoff.repositories import Agents, Cursors
 from handoff.services import segments as seg
 from handoff.services.business_calendar import BusinessCalendar
+from handoff.services.csat_kpis import agent_satisfaction, no_satisfaction, satisfaction_series
+from handoff.services.presence_kpis import idle_by_mode, no_presence, presence_time, team_members
 from handoff.services.sla_targets import BREACHED, MET, SlaClock, Targets, load_targets
 from handoff.states import WITH_PEOPLE
 
@@ -121,7 +125,7 @@ class KpiRefresher:
                 (KpiBotContact, contact_rows),
             ):
                 if rows:  # Core executemany: no ORM bookkeeping for derived rows
-                    await session.execute(table.__table__.insert(), rows)
+                    await session.execute(cast(Table, table.__table__).insert(), rows)
 
 
 @dataclass(frozen=True)
@@ -174,8 +178,8 @@ async def _changes(session: AsyncSession, pks: Sequence[str]) -> dict[str, list[
         .order_by(Assignment.conversation_id, Assignment.id)
     )
     grouped: dict[str, list[seg.Change]] = defaultdict(list)
-    for pk, *values in (await session.execute(query)).tuples():
-        grouped[pk].append(seg.Change(*values))
+    for pk, at, action, to_agent, by_agent, team in (await session.execute(query)).tuples():
+        grouped[pk].append(seg.Change(at, action, to_agent, by_agent, team))
     return grouped
 
 
@@ -193,8 +197,8 @@ async def _lines(session: AsyncSession, pks: Sequence[str]) -> dict[str, list[se
         .order_by(Message.conversation_id, Message.created_at, Message.id)
     )
     grouped: dict[str, list[seg.Line]] = defaultdict(list)
-    for pk, *values in (await session.execute(query)).tuples():
-        grouped[pk].append(seg.Line(*values))
+    for pk, at, author, agent, score, status in (await session.execute(query)).tuples():
+        grouped[pk].append(seg.Line(at, author, agent, score, status))
     return grouped
 
 
@@ -499,8 +503,9 @@ EPISODE_AGGREGATES = {
 }
 
 
-def kpi_block(raw: dict[str, Any], mode: str | None) -> dict[str, Any]:
-    """The KPIs of one group of episodes from its sums (docs/kpis.md names each)."""
+def kpi_block(raw: dict[str, Any], mode: str | None, idle: dict[str, Any]) -> dict[str, Any]:
+    """The KPIs of one group of episodes from its sums, with the agents' idle time of the group
+    (docs/kpis.md names each)."""
     n = {key: (value or 0) for key, value in raw.items()}
     block: dict[str, Any] = {
         "handoffs": n["handoffs"],
@@ -521,7 +526,7 @@ def kpi_block(raw: dict[str, Any], mode: str | None) -> dict[str, Any]:
         ),
         "transfer_rate": _ratio(n["transferred"], n["reached_agent"]),
         "reopen_rate": _ratio(n["reopened"], n["resolved"]),
-        "agent_idle_seconds": None,  # needs agent presence (docs/kpis.md)
+        **idle,
         "sla_first_response_attainment": _ratio(
             n["sla_first_met"], n["sla_first_met"] + n["sla_first_breached"]
         ),
@@ -578,11 +583,12 @@ class KpiQueries:
                     if value is not None:
                         total[label] = (total[label] or 0) + value
             bot = await self._bot(session, where)
+            idle = await idle_by_mode(session, where, utc_now())
         empty = {label: None for label in labels}
         return {
-            "sync": kpi_block(groups.get("sync", empty), "sync"),
-            "async": kpi_block(groups.get("async", empty), "async"),
-            "all": kpi_block(total, None),
+            "sync": kpi_block(groups.get("sync", empty), "sync", idle["sync"]),
+            "async": kpi_block(groups.get("async", empty), "async", idle["async"]),
+            "all": kpi_block(total, None, idle["all"]),
             "bot": bot,
         }
 
@@ -627,7 +633,15 @@ class KpiQueries:
             .group_by(KpiAgentWork.agent_id)
         )
         async with self.sessions() as session:
-            rows = (await session.execute(query)).tuples().all()
+            rows = list((await session.execute(query)).tuples().all())
+            satisfaction = await agent_satisfaction(session, where)
+            presence = await presence_time(session, where, utc_now())
+            present = set(presence)
+            if where.team is not None:  # online elsewhere is not a row of this team
+                present &= await team_members(session, where.team)
+            worked = {row[0] for row in rows}
+            others = sorted((set(satisfaction) | present) - worked)
+            rows += [(agent, 0, 0, 0, 0, None, None, None, None, 0) for agent in others]
             names = await _agent_names(session, [row[0] for row in rows])
         table = []
         for agent_id, assigned, answered, replies, answers, tar, handle, first, conv, done in rows:
@@ -643,13 +657,15 @@ class KpiQueries:
                     "average_response_handle_seconds": _mean(handle, answers),
                     "average_conversation_handle_seconds": _mean(conv, answered),
                     "resolved": done or 0,
+                    **satisfaction.get(agent_id, no_satisfaction()),
+                    **presence.get(agent_id, no_presence()),
                 }
             )
         return sorted(table, key=lambda row: (-row["responses"], row["agent_name"]))
 
     async def series(self, where: Slice, bucket: str) -> list[dict[str, Any]]:
         """Per hour or day: volume, first response and handle time percentiles, SLA attainment,
-        containment."""
+        containment, satisfaction (by the surveys' answer time)."""
         async with self.sessions() as session:
             dialect = session.get_bind().dialect.name
             start = _bucket(dialect, KpiEpisode.started_at, bucket)
@@ -679,13 +695,17 @@ class KpiQueries:
                 point = points[str(key)]
                 point["bot_contacts"] = count
                 point["containment_rate"] = _ratio(count - (handed_off or 0), count)
+            answered = _bucket(dialect, CsatSurvey.answered_at, bucket)
+            for key, figures in (await satisfaction_series(session, where, answered)).items():
+                points[key].update(figures)
         return [_finish(key, point) for key, point in sorted(points.items())]
 
     async def live(
         self, calendar: BusinessCalendar | None, warning_ratio: float, now: datetime
     ) -> dict[str, Any]:
         """The dashboard's live tiles: waiting and assigned per team, the oldest wait, SLA
-        risk, agents signed in, handled and resolved today (UTC)."""
+        risk, agents online and away (in all and per team), agents signed in, handled and
+        resolved today (UTC)."""
         standing = await open_sla(self.sessions, calendar, warning_ratio, now)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         teams: dict[str, dict[str, Any]] = defaultdict(
@@ -695,6 +715,8 @@ class KpiQueries:
                 "oldest_wait_seconds": None,
                 "approaching": 0,
                 "breached": 0,
+                "agents_online": 0,
+                "agents_away": 0,
             }
         )
         async with self.sessions() as session:
@@ -719,6 +741,10 @@ class KpiQueries:
                     AgentSession.expires_at > now
                 )
             )
+            present, present_by_team = await QueueStore(session).presence_counts()
+            for team, counts in present_by_team.items():
+                teams[team]["agents_online"] = counts[ONLINE]
+                teams[team]["agents_away"] = counts[AWAY]
             today = [KpiEpisode.started_at >= midnight - timedelta(days=30)]
             handled, resolved = (
                 await session.execute(
@@ -754,8 +780,9 @@ class KpiQueries:
                 for item in sorted(standing, key=lambda i: i.seconds_left)
                 if item.state != "ok"
             ][:50],
+            "agents_online": present[ONLINE],
+            "agents_away": present[AWAY],
             "agents_signed_in": signed_in or 0,
-            "agents_online": None,  # needs agent presence (docs/kpis.md)
             "handled_today": handled or 0,
             "resolved_today": resolved or 0,
         }
@@ -861,6 +888,7 @@ def _point() -> dict[str, Any]:
         "handoffs": 0,
         "bot_contacts": 0,
         "containment_rate": None,
+        **no_satisfaction(),
         "_first": [],
         "_handle": [],
         "_sla": [],

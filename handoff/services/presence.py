@@ -88,7 +88,9 @@ class PresenceService:
         self._sockets: set[str] = set()
         self._closing: set[asyncio.Future[None]] = set()
 
-    async def views(self, session: AsyncSession, agent_ids: Sequence[str]) -> list[views.JSON]:
+    async def agent_views(
+        self, session: AsyncSession, agent_ids: Sequence[str]
+    ) -> list[views.JSON]:
         names = await Agents(session).names(agent_ids)
         store = QueueStore(session)
         rows = await store.agents(agent_ids)
@@ -102,7 +104,7 @@ class PresenceService:
         async with self.sessions() as session:
             if await Agents(session).get(agent_id) is None:
                 raise NotFound(f"No agent {agent_id!r}.", "unknown_agent")
-            return (await self.views(session, [agent_id]))[0]
+            return (await self.agent_views(session, [agent_id]))[0]
 
     async def in_training(self, agent_id: str) -> bool:
         async with self.sessions() as session:
@@ -241,7 +243,7 @@ class PresenceService:
     async def announce(self, agent_ids: Iterable[str]) -> None:
         ids = list(agent_ids)
         async with self.sessions() as session:
-            agents = await self.views(session, ids)
+            agents = await self.agent_views(session, ids)
         for agent in agents:
             await self.live.publish({"type": "agent.presence", "agent": agent})
 

@@ -34,10 +34,12 @@ from handoff.models import (
     Message,
     Note,
     PendingReply,
+    SuggestionEntry,
     WebhookDelivery,
     utc_now,
 )
 from handoff.repositories import status_in
+from handoff.services import customers
 from handoff.states import Status
 
 logger = logging.getLogger(__name__)
@@ -129,8 +131,11 @@ async def apply_retention(
             messages = await _per_conversation(session, Message, ids)
             notes = await _per_conversation(session, Note, ids)
             changed = await step(session, ids, conditions, now)
+            await customers.forget(session, changed)
             outbox = WebhookDelivery.conversation_id.in_(changed)  # bodies carry the lines
             await session.execute(_bulk(delete(WebhookDelivery).where(outbox)))
+            mined = SuggestionEntry.conversation_id.in_(changed)  # replies suggested from them
+            await session.execute(_bulk(delete(SuggestionEntry).where(mined)))
             report = replace(
                 report,
                 conversations=report.conversations + len(changed),

@@ -8,6 +8,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,21 +20,33 @@ from handoff.states import Status
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
-TEXT_FIELDS = ("text", "customer", "reference", "tag", "team", "agent_id")
+TEXT_FIELDS = ("text", "customer", "reference", "tag", "team", "agent_id", "channel")
 
 
-def encode_cursor(created_at: datetime, conversation_pk: str) -> str:
-    raw = f"{created_at.isoformat()}|{conversation_pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(*parts: str) -> str:
+    """An opaque page cursor of the last row's sort key (times as ISO 8601, ids)."""
+    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str, count: int) -> list[str]:
+    """The `count` parts of a cursor this service gave; `Invalid` for anything else."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, conversation_pk = raw.split("|", 1)
-        return datetime.fromisoformat(moment), conversation_pk
+        parts = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
         raise Invalid("cursor is not one this service gave.", "invalid_cursor") from error
+    if len(parts) != count:
+        raise Invalid("cursor is not one this service gave.", "invalid_cursor")
+    return parts
+
+
+def cursor_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise Invalid("cursor is not one this service gave.", "invalid_cursor") from error
+    if moment.tzinfo is None:
+        raise Invalid("cursor is not one this service gave.", "invalid_cursor")
+    return moment
 
 
 def _moment(args: Mapping[str, str], name: str) -> datetime | None:
@@ -51,7 +64,7 @@ def _moment(args: Mapping[str, str], name: str) -> datetime | None:
 
 def parse_filter(args: Mapping[str, str]) -> SearchFilter:
     """The filter from query parameters; `Invalid` names the parameter that is wrong."""
-    texts = {name: (args.get(name) or "").strip() or None for name in TEXT_FIELDS}
+    texts: dict[str, Any] = {name: (args.get(name) or "").strip() or None for name in TEXT_FIELDS}
     for name, value in texts.items():
         if value is not None and len(value) > 200:
             raise Invalid(f"{name} is longer than 200 characters.", "too_long")
@@ -70,11 +83,11 @@ def parse_filter(args: Mapping[str, str]) -> SearchFilter:
     return SearchFilter(**texts, statuses=tuple(statuses), since=since, until=until)
 
 
-def parse_limit(value: str | None) -> int:
+def parse_limit(value: str | None, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
     if value is None:
-        return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise Invalid(f"limit must be a whole number from 1 to {MAX_LIMIT}.", "invalid_limit")
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise Invalid(f"limit must be a whole number from 1 to {maximum}.", "invalid_limit")
     return int(value)
 
 
@@ -84,7 +97,10 @@ class SearchService:
 
     async def search(self, args: Mapping[str, str]) -> views.JSON:
         where, limit = parse_filter(args), parse_limit(args.get("limit"))
-        after = decode_cursor(args["cursor"]) if args.get("cursor") else None
+        after = None
+        if args.get("cursor"):
+            moment, conversation_pk = decode_cursor(args["cursor"], 2)
+            after = (cursor_time(moment), conversation_pk)
         async with self.sessions() as session:
             rows = await ConversationSearch(session).page(where, limit + 1, after)
             found = await conversation_views(session, rows[:limit])
@@ -92,5 +108,5 @@ class SearchService:
         last = rows[limit - 1] if more else None
         return {
             "conversations": found,
-            "next": encode_cursor(last.created_at, last.id) if last else None,
+            "next": encode_cursor(last.created_at.isoformat(), last.id) if last else None,
         }

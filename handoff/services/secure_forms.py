@@ -29,15 +29,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.pii import luhn_valid
+from contracts.transcript import handoff_key
 from handoff import views
+from handoff.db import affected_rows
 from handoff.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
-from handoff.ingest.mapping import Line, handoff_key
+from handoff.lines import Line
 from handoff.live import Broadcaster
 from handoff.models import Agent, SecureForm, new_id, utc_now
 from handoff.repositories import History, Messages
 from handoff.services.auth import Principal
 from handoff.services.conversations import ConversationService
-from handoff.services.views import load_row, message_event
+from handoff.services.unit_of_work import unit_of_work
+from handoff.services.views import load_row
 from handoff.states import Status
 
 PENDING, SUBMITTED, EXPIRED = "pending", "submitted", "expired"
@@ -237,11 +240,13 @@ class SecureFormService:
         if errors:
             return FormPage(PENDING, page.kind, page.label, errors)
         now = utc_now()
-        async with self.sessions.begin() as session:
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             form = await _by_token(session, token)
             if form is None:
                 return FormPage("unknown")
-            consumed = await session.execute(
+            consumed = await affected_rows(
+                session,
                 update(SecureForm)
                 .where(
                     SecureForm.id == form.id,
@@ -249,13 +254,11 @@ class SecureFormService:
                     SecureForm.expires_at > now,
                 )
                 .values(status=SUBMITTED, submitted_at=now, sealed=sealer.seal(values, form.id))
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
-            if consumed.rowcount != 1:  # type: ignore[attr-defined]  # used or expired meanwhile
+            if consumed != 1:  # used or expired meanwhile
                 return FormPage(EXPIRED if form.expires_at <= now else SUBMITTED)
-            message_id = await self._note_submission(session, form, now)
-        async with self.sessions() as session:
-            await self.live.publish(await message_event(session, message_id))
+            await work.announce_message(await self._note_submission(session, form, now))
         return FormPage(RECEIVED)
 
     async def _note_submission(self, session: AsyncSession, form: SecureForm, at: datetime) -> str:

@@ -213,7 +213,9 @@ class _Timeline:
             if episode is not None:
                 return  # already with people: an update of the queue entry
             last = self.episodes[-1] if self.episodes else None
-            reopen = (
+            # the customer reopening (within the topic's window) is one by definition; a new
+            # handoff soon after a resolution counts as one too
+            reopen = action == "reopen" or (
                 last is not None
                 and last.end_kind == "resolved"
                 and last.ended_at is not None
@@ -222,7 +224,13 @@ class _Timeline:
             self.episodes.append(
                 Episode(len(self.episodes) + 1, at, change.team, reopen, change.team)
             )
-            self.open(QUEUED, at)
+            if change.to_agent_id:  # reopened straight to its last agent
+                self.open(AGENT, at, change.to_agent_id)
+            else:
+                self.open(QUEUED, at)
+            return
+        if action == "new_with_bot":  # after the reopen window: the bot's again
+            self.open(BOT, at)
             return
         if episode is None:
             return  # a change outside a handoff (not produced by today's state machine)

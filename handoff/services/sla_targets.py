@@ -156,7 +156,7 @@ class SlaTargetService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    async def list(self) -> list[dict[str, Any]]:
+    async def current(self) -> list[dict[str, Any]]:
         async with self.sessions() as session:
             return [target.view() for target in (await load_targets(session)).all()]
 
@@ -175,7 +175,7 @@ class SlaTargetService:
                         set_={**update, "updated_at": utc_now(), "updated_by_agent_id": agent_id},
                     )
                 )
-        return await self.list()
+        return await self.current()
 
 
 def _parse_targets(body: Any) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Snooze: an agent puts a conversation they own aside until a time, or until the customer
 replies, with an optional reminder note. When the time comes it wakes with the note on top of
 its transcript, back with its owner, or in the queue if the owner is no longer active; a
-customer's reply wakes it at once (handoff/ingest/sink.py). The wake-up runs on a timer and is
+customer's reply wakes it at once (handoff/services/sink.py). The wake-up runs on a timer and is
 a conditional UPDATE, so several service instances wake each conversation once."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from handoff.models import Conversation, Note, utc_now
 from handoff.repositories import Agents, Conversations, History
 from handoff.services.auth import Principal
 from handoff.services.conversations import check_owner, checked_text
-from handoff.services.views import announce, load_row
+from handoff.services.unit_of_work import unit_of_work
+from handoff.services.views import load_row
 from handoff.snooze import MAX_SNOOZE, wake_values
 from handoff.states import Status
 
@@ -53,7 +54,8 @@ class SnoozeService:
         now = utc_now()
         until_at = parse_until(until, now)
         reminder = checked_text(note) if note is not None else None
-        async with self.sessions.begin() as session:
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             row = await load_row(session, conversation_pk)
             if row.status != Status.ASSIGNED.value:
                 raise Conflict(
@@ -69,30 +71,29 @@ class SnoozeService:
             }
             await self._update(session, row, **values)
             History(session).record(conversation_pk, "snooze", by_agent_id=actor.id, note=reminder)
-        return await self._announce("conversation.updated", conversation_pk)
+            return await work.announce("conversation.updated", conversation_pk)
 
     async def unsnooze(self, conversation_pk: str, actor: Principal) -> views.JSON:
-        async with self.sessions.begin() as session:
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             row = await load_row(session, conversation_pk)
             if row.snoozed_at is None:
                 raise Conflict("The conversation is not snoozed.", "not_snoozed")
             check_owner(row, actor)
             await self._update(session, row, **wake_values(row, utc_now()))
             History(session).record(conversation_pk, "unsnooze", by_agent_id=actor.id)
-        return await self._announce("conversation.updated", conversation_pk)
+            return await work.announce("conversation.updated", conversation_pk)
 
     async def wake_due(self, now: datetime | None = None) -> list[str]:
         """Wake every conversation whose snooze time has come; their ids."""
         now = now or utc_now()
         async with self.sessions() as session:
             due = await Conversations(session).snoozed_until(now)
-        woken = [row.id for row in due if await self._wake(row.id, now)]
-        for conversation_pk in woken:
-            await self._announce("conversation.woken", conversation_pk)
-        return woken
+        return [row.id for row in due if await self._wake(row.id, now)]
 
     async def _wake(self, conversation_pk: str, now: datetime) -> bool:
-        async with self.sessions.begin() as session:
+        async with unit_of_work(self.sessions, self.live) as work:
+            session = work.session
             row = await load_row(session, conversation_pk)
             if row.snoozed_until is None or row.snoozed_until > now:
                 return False  # woken meanwhile (a reply, another instance)
@@ -121,6 +122,7 @@ class SnoozeService:
                 from_agent_id=row.assigned_agent_id,
                 note="snooze ended; the owner is no longer active" if back_to_queue else None,
             )
+            await work.announce("conversation.woken", conversation_pk)
         return True
 
     async def _update(self, session: AsyncSession, row: Conversation, **values: Any) -> None:
@@ -129,6 +131,3 @@ class SnoozeService:
         )
         if not changed:
             raise Conflict("The conversation changed meanwhile; reload it.", "changed")
-
-    async def _announce(self, kind: str, conversation_pk: str) -> views.JSON:
-        return await announce(self.sessions, self.live, kind, conversation_pk)

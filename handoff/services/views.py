@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff import views
 from handoff.errors import NotFound
-from handoff.live import Broadcaster
 from handoff.models import Conversation, utc_now
 from handoff.repositories import Agents, Conversations, History, Messages
 
@@ -17,10 +16,14 @@ async def conversation_views(
     session: AsyncSession, rows: Sequence[Conversation]
 ) -> list[views.JSON]:
     names = await Agents(session).names(row.assigned_agent_id for row in rows)
-    latest = await Messages(session).latest_of(row.id for row in rows)
+    messages = Messages(session)
+    latest = await messages.latest_of(row.id for row in rows)
+    wrote = await messages.last_customer_at(row.id for row in rows)
     now = utc_now()
     return [
-        views.conversation(row, names.get(row.assigned_agent_id or ""), latest.get(row.id), now)
+        views.conversation(
+            row, names.get(row.assigned_agent_id or ""), latest.get(row.id), now, wrote.get(row.id)
+        )
         for row in rows
     ]
 
@@ -34,16 +37,6 @@ async def load_row(session: AsyncSession, conversation_pk: str) -> Conversation:
 
 async def load_conversation(session: AsyncSession, conversation_pk: str) -> views.JSON:
     return (await conversation_views(session, [await load_row(session, conversation_pk)]))[0]
-
-
-async def announce(
-    sessions: async_sessionmaker[AsyncSession], live: Broadcaster, kind: str, conversation_pk: str
-) -> views.JSON:
-    """Publish the conversation's current view to agents as a `kind` event; the view."""
-    async with sessions() as session:
-        view = await load_conversation(session, conversation_pk)
-    await live.publish({"type": kind, "conversation": view})
-    return view
 
 
 async def load_detail(session: AsyncSession, conversation_pk: str) -> views.JSON:

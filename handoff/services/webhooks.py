@@ -17,7 +17,6 @@ conversation (docs/webhooks.md).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -36,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
 
 from handoff import views
-from handoff.errors import Invalid, NotFound
+from handoff.db import affected_rows
+from handoff.errors import Invalid, NotFound, found
 from handoff.models import (
     Conversation,
     WebhookAttempt,
@@ -45,6 +45,7 @@ from handoff.models import (
     new_id,
     utc_now,
 )
+from handoff.periodic import wait_until_set
 from handoff.repositories import Messages
 from handoff.services.views import load_conversation
 from handoff.views import JSON, iso
@@ -161,8 +162,7 @@ async def record_message(session: AsyncSession, conversation_pk: str, message_id
     """`message.created` for a stored transcript line."""
 
     async def message() -> JSON:
-        row = await Messages(session).get(message_id)
-        assert row is not None, "recorded in the same transaction"
+        row = found(await Messages(session).get(message_id), "transcript line")
         return {"message": views.message(row)}
 
     return await record(session, "message.created", conversation_pk, message)
@@ -241,8 +241,7 @@ class WebhookSender:
                             )
                 except Exception:
                     logger.exception("Webhook round failed; retrying in %s s", every_seconds)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wake.wait(), every_seconds)
+                await wait_until_set(wake, every_seconds)
         finally:
             _running.discard(wake)
             workers = list(self._workers.values())
@@ -319,17 +318,32 @@ class WebhookSender:
         leased = await self._lease(delivery_id)
         if leased is None:
             return None
-        outcome = await self._post(*leased)
+        try:
+            outcome = await self._post(*leased)
+        except asyncio.CancelledError:  # the instance stops: the next one need not wait the lease
+            await asyncio.shield(self._release(delivery_id))
+            raise
         await self._settle(delivery_id, endpoint_id, outcome)
         return outcome
 
+    async def _release(self, delivery_id: int) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == PENDING)
+                .values(lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
     async def _lease(self, delivery_id: int) -> tuple[str, str, str, str, str] | None:
         """Take the delivery (a conditional UPDATE: one sender wins) for longer than an attempt
-        can last; what to send. A sender stopped mid-attempt leaves it to be sent again."""
+        can last; what to send. A sender that dies mid-attempt leaves it to be sent again when
+        the lease runs out; one that is stopped gives it back at once."""
         now = self.clock()
         until = now + timedelta(seconds=self.policy.timeout_seconds) + LEASE_MARGIN
         async with self.sessions.begin() as session:
-            won = await session.execute(
+            won = await affected_rows(
+                session,
                 update(WebhookDelivery)
                 .where(
                     WebhookDelivery.id == delivery_id,
@@ -337,9 +351,9 @@ class WebhookSender:
                     or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
                 )
                 .values(lease_until=until)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
-            if won.rowcount != 1:  # type: ignore[attr-defined]
+            if won != 1:
                 return None
             row = (
                 await session.execute(
@@ -572,8 +586,10 @@ class WebhookService:
             if endpoint is not None:
                 endpoint.paused_until = None
         async with self.sessions() as session:
-            row = await session.get(WebhookDelivery, delivery_id, populate_existing=True)
-            assert row is not None
+            row = found(
+                await session.get(WebhookDelivery, delivery_id, populate_existing=True),
+                "webhook delivery",
+            )
             attempts = await _attempts(session, [delivery_id])
         return delivery_view(row, attempts.get(delivery_id, []))
 

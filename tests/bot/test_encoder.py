@@ -12,6 +12,7 @@ import pytest
 
 from bot import encoder
 from bot.encoder import DIMENSION, SentenceEncoder, encode, encode_tokens, get_encoder
+from minilm.model import Shared
 
 REFERENCE = Path(__file__).parents[1] / "fixtures" / "encoder" / "reference.json"
 
@@ -85,8 +86,17 @@ def test_loads_and_encodes_without_any_network(monkeypatch: pytest.MonkeyPatch) 
 def test_one_encoder_per_process_whichever_thread_asks_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(encoder, "_encoder", None)
+    monkeypatch.setattr(encoder, "_shared", Shared(lambda: SentenceEncoder(encoder.model_dir())))
     with ThreadPoolExecutor(max_workers=4) as pool:
         loaded = list(pool.map(lambda _: get_encoder(), range(4)))
 
     assert all(item is loaded[0] for item in loaded)
+
+
+def test_the_numpy_pass_gives_the_bot_s_vectors() -> None:
+    """The handoff service encodes with the same steps in numpy (minilm.numpy_encoder)."""
+    from minilm.numpy_encoder import numpy_encoder
+
+    texts = ["my hub keeps going offline", "Rückerstattung für LH20481937 bitte", "hi"]
+
+    np.testing.assert_allclose(numpy_encoder().encode(texts), encode(texts), atol=1e-5)

@@ -186,3 +186,21 @@ def test_an_agent_handing_back_is_not_the_customer_and_never_hands_off_again(
     tracker = tracker_of(domain, said(angry), said("EXTERNAL: handoff_ended", "handoff_ended", 1.0))
     reason, _ = handoff_reason(make_policy(tmp_path), tracker, domain)
     assert reason is None
+
+
+def test_answers_to_the_survey_never_hand_off_but_a_request_for_a_person_does(
+    tmp_path, domain
+) -> None:
+    """A blunt comment or two bare scores read as fallbacks are survey answers, not escalations."""
+    policy = make_policy(tmp_path, quiet_forms=["csat_form"])
+    survey = [ActiveLoop("csat_form")]
+    fallbacks = tracker_of(
+        domain, said("2", "nlu_fallback", 0.3), extra=survey + said("3", "nlu_fallback", 0.3)
+    )
+    angry = "terrible, useless, it took three days and you still charged me twice!!"
+    blunt = tracker_of(domain, extra=survey + said(angry))
+    person = tracker_of(domain, extra=survey + said("let me talk to a person", "request_human"))
+    assert handoff_reason(policy, fallbacks, domain)[0] is None
+    assert handoff_reason(policy, blunt, domain)[0] is None
+    assert handoff_reason(policy, person, domain)[0] == "human_request"
+    assert handoff_reason(make_policy(tmp_path), blunt, domain)[0] == "frustration"

@@ -332,6 +332,27 @@ async def test_after_seven_days_nothing_is_sent_and_the_agent_is_told_why(
     assert harness.graph.sent == []
 
 
+async def test_the_service_tag_goes_out_on_a_persons_reply_only(harness: Harness) -> None:
+    await customer_wrote(harness, 3)
+    status, _ = await harness.deliver(deliver_body(tag="HUMAN_AGENT"))
+    assert status == 200
+    (sent,) = sent_messages(harness.graph)
+    assert (sent["messaging_type"], sent["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
+    harness.graph.requests.clear()
+    notice = deliver_body(message_id="hm-notice", author_type="system", author_name=None)
+    status, body = await harness.deliver(notice)
+    assert (status, body["error"]) == (422, "outside_messaging_window")
+    assert sent_messages(harness.graph) == []
+
+
+async def test_a_template_is_refused_on_messenger(harness: Harness) -> None:
+    await customer_wrote(harness, 0.1)
+    template = {"name": "agent_follow_up", "language": "en", "parameters": []}
+    status, body = await harness.deliver(deliver_body(template=template))
+    assert (status, body["error"]) == (422, "template_unsupported")
+    assert harness.graph.sent == []
+
+
 async def test_a_delivered_line_is_recorded_in_the_tracker(harness: Harness) -> None:
     await customer_wrote(harness, 0.1)
     await harness.deliver(deliver_body(author_type="system", text="Dana from support joined"))

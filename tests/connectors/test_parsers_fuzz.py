@@ -143,6 +143,8 @@ def test_whatsapp_payloads_always_parse(payload: dict) -> None:
 @example({"id": "a", "from": "1", "type": "interactive", "interactive": {"type": [1]}}, {})
 @example({"id": "a", "from": "1", "type": "image", "image": {"id": "m", "caption": {}}}, {})
 @example({"id": "a", "from": "1", "type": "text", "text": {"body": "hi"}, "timestamp": 1e400}, {})
+@example({"id": "0", "from": "", "timestamp": -1}, {"id": "", "status": "sent"})
+@example({"id": "a", "from": "1", "type": "text", "text": {"body": "hi"}, "timestamp": 1e20}, {})
 def test_whatsapp_messages_and_statuses_always_parse(message: dict, status: dict) -> None:
     check_whatsapp_message(parse_message(message, {}))
     parse_status(status)

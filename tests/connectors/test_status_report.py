@@ -23,6 +23,7 @@ from connectors.common.status_report import (
     StatusReportConfigError,
 )
 from connectors.messenger import MessengerInput
+from connectors.webchat import WebChatInput
 from connectors.whatsapp import WhatsAppInput
 from harness.web import serving_app
 from tests.connectors import sanic_app, serving
@@ -231,7 +232,8 @@ def test_the_shipped_credentials_report_statuses_to_the_handoff_service(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Under `make run` (scripts/run.sh exports HANDOFF_URL and HANDOFF_API_TOKEN) statuses and
-    read receipts of both Meta channels reach the agent."""
+    read receipts of both Meta channels reach the agent, and so does the web chat customer's
+    presence."""
     from rasa.core.run import create_http_input_channels
 
     from harness.stack import CHANNEL_SECRETS, ROOT
@@ -246,8 +248,15 @@ def test_the_shipped_credentials_report_statuses_to_the_handoff_service(
     channels = create_http_input_channels(None, str(ROOT / "bot/credentials.yml"))
     [whatsapp] = [c for c in channels if isinstance(c, WhatsAppInput)]
     [messenger] = [c for c in channels if isinstance(c, MessengerInput)]
+    [webchat] = [c for c in channels if isinstance(c, WebChatInput)]
     assert isinstance(whatsapp.status_sink, ReportingStatusSink)
-    for endpoint in (whatsapp.status_sink.reporter.endpoint, messenger.settings.handoff):
+    assert webchat.hub.activity is not None
+    endpoints = (
+        whatsapp.status_sink.reporter.endpoint,
+        messenger.settings.handoff,
+        webchat.hub.activity.endpoint,
+    )
+    for endpoint in endpoints:
         assert endpoint is not None
-        assert endpoint.deliveries_url == "http://127.0.0.1:8000/api/v1/deliveries"
+        assert endpoint.url == "http://127.0.0.1:8000"
         assert endpoint.token == HANDOFF_TOKEN

@@ -241,6 +241,7 @@ async def test_a_tab_opened_during_a_turn_shows_the_bot_typing(open_tab, bench):
         ({"type": "message", "text": "hi", "client_id": "no"}, "invalid_field"),
         ({"type": "message", "text": "x" * 4001, "client_id": "abcdefgh1"}, "too_long"),
         ({"type": "file"}, "unknown_type"),
+        ({"type": "typing", "on": "yes"}, "invalid_field"),
     ],
 )
 async def test_a_bad_frame_gets_an_error_and_the_chat_goes_on(open_tab, frame, error):
@@ -405,3 +406,30 @@ def test_credentials_read_origins_and_the_bot_marker():
     assert channel.allowed_origins == {"https://a.example", "https://b.example"}
     assert channel.output.bot_marker == "🤖 "
     assert WebChatInput.from_credentials({"deliver_token": "t"}).output.bot_marker is None
+
+
+async def test_a_message_sent_just_before_the_tab_closes_still_reaches_the_bot(
+    open_tab, bench, monkeypatch
+):
+    channel, bot = bench.channel, bench.bot
+    recorded = asyncio.Event()
+    first_time = channel.seen.first_time
+
+    async def slow_first_time(*args: Any) -> bool:
+        answer = await first_time(*args)
+        recorded.set()
+        await asyncio.sleep(0.5)  # the tab closes while the channel is still accepting
+        return answer
+
+    monkeypatch.setattr(channel.seen, "first_time", slow_first_time)
+    async with open_tab(new_session()) as tab:
+        await tab.next("history")
+        await tab.say("Are you still there?")
+        await recorded.wait()
+    for _ in range(100):
+        if bot.received:
+            break
+        await asyncio.sleep(0.05)
+    await channel.tasks.wait_idle()
+
+    assert [message.text for message in bot.received] == ["Are you still there?"]

@@ -36,7 +36,8 @@ def test_a_typed_message_and_a_button_press():
     )
     assert typed == CustomerMessage("c-123456", "hi", "hi")
     assert pressed == CustomerMessage("c-654321", "/track_order", "Track")
-    assert parse_client_frame('{"type": "typing"}') == CustomerTyping()
+    assert parse_client_frame('{"type": "typing"}') == CustomerTyping(on=True)
+    assert parse_client_frame('{"type": "typing", "on": false}') == CustomerTyping(on=False)
 
 
 @pytest.mark.parametrize(

@@ -108,17 +108,15 @@ async def test_the_window_opens_when_a_customer_message_arrives(open_desk) -> No
         assert status == 200
 
 
-async def test_outside_the_window_without_a_template_it_is_422_and_nothing_is_sent(
-    open_desk,
-) -> None:
+async def test_free_text_outside_the_window_is_422_and_nothing_is_sent(open_desk) -> None:
     async with open_desk() as desk:
         await desk.customer_wrote(hours_ago=30)
         status, body = await desk.send(line())
         assert status == 422
         assert body == {
             "error": "outside_service_window",
-            "message": "The customer last wrote 30 hours ago; WhatsApp only allows template "
-            "messages after 24 hours and none is configured.",
+            "message": "The customer last wrote 30 hours ago; WhatsApp only allows a template "
+            "after 24 hours, not free text.",
         }
         assert desk.graph.sent == []
         assert await desk.transcript() == []
@@ -131,16 +129,57 @@ async def test_a_customer_who_never_wrote_is_outside_the_window(open_desk) -> No
         assert body["message"].startswith("The customer has not written on WhatsApp yet")
 
 
-async def test_outside_the_window_the_configured_template_is_sent(open_desk) -> None:
-    async with open_desk(template_name="agent_follow_up", template_language="en_US") as desk:
+async def test_the_template_the_service_asks_for_goes_with_its_parameters(open_desk) -> None:
+    template = {"name": "agent_follow_up", "language": "en_US", "parameters": ["Ana", "billing"]}
+    async with open_desk() as desk:
         await desk.customer_wrote(hours_ago=30)
-        status, body = await desk.send(line())
+        status, body = await desk.send(line(template=template, text="Hi Ana, about billing"))
         assert (status, body["status"], body["template"]) == (200, "sent", True)
-        assert "30 hours ago" in body["note"]
-        assert "agent_follow_up" in body["note"]
         [sent] = desk.graph.sent
         assert sent["type"] == "template"
-        assert sent["template"] == {"name": "agent_follow_up", "language": {"code": "en_US"}}
+        assert sent["template"] == {
+            "name": "agent_follow_up",
+            "language": {"code": "en_US"},
+            "components": [
+                {
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": "Ana"},
+                        {"type": "text", "text": "billing"},
+                    ],
+                }
+            ],
+        }
+
+
+async def test_a_template_goes_with_the_answer_of_each_quick_reply_button(open_desk) -> None:
+    answers = ['/csat_answer{"csat_score":5}', '/csat_answer{"csat_score":4}']
+    template = {"name": "care_satisfaction", "language": "en_US", "buttons": answers}
+    async with open_desk() as desk:
+        await desk.customer_wrote(hours_ago=30)
+        status, body = await desk.send(line(template=template, text="How happy are you?"))
+        assert (status, body["status"]) == (200, "sent")
+        [sent] = desk.graph.sent
+        assert sent["template"]["components"] == [
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": str(index),
+                "parameters": [{"type": "payload", "payload": answer}],
+            }
+            for index, answer in enumerate(answers)
+        ]
+        too_many = {**template, "buttons": ["/x"] * 11}
+        status, body = await desk.send(line("hm-2", template=too_many))
+        assert status == 400 and "template.buttons" in body["message"]
+
+
+async def test_a_template_with_a_wrong_parameter_is_refused(open_desk) -> None:
+    async with open_desk() as desk:
+        bad = {"name": "agent_follow_up", "language": "en_US", "parameters": [3]}
+        status, body = await desk.send(line(template=bad))
+        assert status == 400 and "template.parameters[0]" in body["message"]
+        assert desk.graph.sent == []
 
 
 async def test_a_retried_delivery_is_not_sent_twice(open_desk) -> None:

@@ -19,7 +19,6 @@ def test_defaults() -> None:
     settings = WhatsAppSettings.from_credentials(CREDENTIALS)
     assert settings.graph_url == "https://graph.facebook.com/v21.0"
     assert settings.bot_marker == "🤖 "
-    assert settings.template_name is None
     assert settings.state_path == Path("var/connectors.sqlite3")
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
+from contracts.activity import CustomerActivity
 from contracts.delivery import MAX_REPORTS, DeliverRequest, StatusReport
 from contracts.errors import ContractError
+from contracts.survey import answer_payload
 from contracts.transcript import Attachment, Reaction, SystemNotice
 from contracts.values import channel_name, format_time, parse_time, replaced_statuses
 
@@ -56,6 +59,13 @@ def test_a_status_report_goes_out_as_it_comes_in() -> None:
     assert StatusReport.list_from_json([REPORT, REPORT]) == [report, report]
 
 
+def refusal(parse: Callable[[Any], object], body: Any) -> tuple[str, bool, str]:
+    """The field, whether it was missing, and the code of `parse(body)`'s ContractError."""
+    with pytest.raises(ContractError) as refused:
+        parse(body)
+    return refused.value.field, refused.value.missing, refused.value.code
+
+
 @pytest.mark.parametrize(
     ("body", "field", "missing", "code"),
     [
@@ -72,13 +82,35 @@ def test_a_status_report_goes_out_as_it_comes_in() -> None:
 def test_a_bad_status_report_names_its_field(
     body: Any, field: str, missing: bool, code: str
 ) -> None:
-    with pytest.raises(ContractError) as refused:
-        StatusReport.list_from_json(body)
-    assert (refused.value.field, refused.value.missing, refused.value.code) == (
-        field,
-        missing,
-        code,
-    )
+    assert refusal(StatusReport.list_from_json, body) == (field, missing, code)
+
+
+ACTIVITY = {
+    "channel": "webchat",
+    "conversation_id": "6f1c2b8e-3d4a-4c5b-9e7f-0a1b2c3d4e5f",
+    "state": "typing",
+    "at": "2026-11-23T10:05:00.250Z",
+}
+
+
+def test_a_customer_activity_goes_out_as_it_comes_in() -> None:
+    assert CustomerActivity.from_json(ACTIVITY).to_json() == ACTIVITY
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "missing", "code"),
+    [
+        ({**ACTIVITY, "state": None}, "state", True, "missing_field"),
+        ({**ACTIVITY, "state": "idle"}, "state", False, "invalid_activity"),
+        ({**ACTIVITY, "channel": "rest"}, "channel", False, "invalid_channel"),
+        ({**ACTIVITY, "at": "now"}, "at", False, "invalid_field"),
+        ([ACTIVITY], "", False, "malformed_body"),
+    ],
+)
+def test_a_bad_customer_activity_names_its_field(
+    body: Any, field: str, missing: bool, code: str
+) -> None:
+    assert refusal(CustomerActivity.from_json, body) == (field, missing, code)
 
 
 def test_a_deliver_request_goes_out_as_it_comes_in() -> None:
@@ -89,6 +121,17 @@ def test_a_deliver_request_goes_out_as_it_comes_in() -> None:
     with pytest.raises(ContractError) as blank:
         DeliverRequest.from_json({**DELIVER, "text": "  "})
     assert (blank.value.field, blank.value.missing) == ("text", True)
+
+
+def test_a_deliver_request_carries_the_window_tag_and_template() -> None:
+    template = {"name": "agent_follow_up", "language": "en_US", "parameters": ["Ana", "billing"]}
+    with_buttons = {**template, "parameters": [], "buttons": [answer_payload(5)]}
+    for extra in ({"tag": "HUMAN_AGENT"}, {"template": template}, {"template": with_buttons}):
+        assert DeliverRequest.from_json({**DELIVER, **extra}).to_json() == {**DELIVER, **extra}
+    with pytest.raises(ContractError, match="tag"):
+        DeliverRequest.from_json({**DELIVER, "tag": "ACCOUNT_UPDATE"})
+    with pytest.raises(ContractError, match=r"template\.parameters"):
+        DeliverRequest.from_json({**DELIVER, "template": {**template, "parameters": "Ana"}})
 
 
 def test_attachments_in_every_shape_the_connectors_write() -> None:
@@ -134,3 +177,7 @@ def test_reactions_and_notices() -> None:
     }
     with pytest.raises(ContractError, match="message_id"):
         Reaction.from_json({"emoji": "👍"})
+
+
+def test_a_survey_button_answers_with_its_score_in_rasas_intent_syntax() -> None:
+    assert answer_payload(4) == '/csat_answer{"csat_score":4}'

@@ -79,7 +79,23 @@ class MetaCustomer:
         return payloads.messenger_text(who_fb, text)
 
     async def send(self, text: str, payload: str | None = None) -> None:
-        body = json.dumps(self._payload(text, payload)).encode()
+        await self._post(self._payload(text, payload))
+
+    async def pick(self, row_id: str, title: str, expect: str) -> list[str]:
+        """Pick a row of a WhatsApp list message, then wait like `say`."""
+        await self._post(
+            payloads.whatsapp_list_reply(payloads.WhatsAppCustomer(self.id), row_id, title)
+        )
+        return await self._new_lines(expect)
+
+    async def tap_template_button(self, payload: str, title: str, expect: str) -> list[str]:
+        """Tap a quick-reply button of a WhatsApp template, then wait like `say`."""
+        customer = payloads.WhatsAppCustomer(self.id)
+        await self._post(payloads.whatsapp_template_button(customer, payload, title))
+        return await self._new_lines(expect)
+
+    async def _post(self, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
         secret = CHANNEL_SECRETS[f"{self.channel.upper()}_APP_SECRET"]
         headers = {
             "Content-Type": "application/json",
@@ -96,7 +112,9 @@ class MetaCustomer:
     async def say(self, text: str, payload: str | None = None, expect: str = "") -> list[str]:
         """Send, then wait for the first new line containing `expect`; all new lines."""
         await self.send(text, payload)
+        return await self._new_lines(expect)
 
+    async def _new_lines(self, expect: str) -> list[str]:
         async def arrived() -> list[str] | None:
             new = self.received()[self.seen :]
             return new if any(expect in line for line in new) else None
@@ -154,6 +172,23 @@ class Agent:
 
         return await eventually(present, f"customer line {text!r} at the agent")
 
+    async def conversation_when(
+        self, pk: str, holds: Callable[[dict[str, Any]], bool], what: str
+    ) -> dict[str, Any]:
+        """The conversation's detail once `holds` is true of it (within REPLY_SECONDS)."""
+
+        async def seen() -> dict[str, Any] | None:
+            view = await self.conversation(pk)
+            return view if holds(view) else None
+
+        return await eventually(seen, f"{pk}: {what}")
+
+    async def set_presence(self, presence: str) -> None:
+        await self._call("POST", "/api/v1/me/presence", {"presence": presence})
+
+    async def get(self, path: str) -> Any:
+        return await self._call("GET", path)
+
     async def act(self, pk: str, action: str, body: Any = None) -> dict[str, Any]:
         return await self._call("POST", f"/api/v1/conversations/{pk}/{action}", body)
 
@@ -198,6 +233,12 @@ class WebChatCustomer:
     async def send(self, text: str) -> None:
         assert self._ws
         await self._ws.send_json({"type": "message", "text": text, "client_id": uuid.uuid4().hex})
+
+    async def tap(self, button: dict[str, str]) -> None:
+        """Press one of a frame's buttons (`{"title", "payload"}`), as the widget does."""
+        assert self._ws
+        frame = {"type": "payload", "payload": button["payload"], "title": button["title"]}
+        await self._ws.send_json({**frame, "client_id": uuid.uuid4().hex})
 
     async def wait_for(self, expect: str) -> dict[str, Any]:
         async def arrived() -> dict[str, Any] | None:

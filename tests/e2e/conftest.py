@@ -94,14 +94,23 @@ class Product:
 
 
 @pytest.fixture(scope="module")
-def product(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[Product]:
+def product_env() -> dict[str, str]:
+    """Settings of the handoff service on top of the shipped ones; a module overrides this
+    fixture to change them for its own `product`."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def product(
+    tmp_path_factory: pytest.TempPathFactory, model: Path, product_env: dict[str, str]
+) -> Iterator[Product]:
     workdir = tmp_path_factory.mktemp("product")
     graph = GraphApiStandIn(access_token=None)
     LoopThread().run(graph.start())
     rasa_port, action_port, handoff_port = free_port(), free_port(), free_port()
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     handoff_url = f"http://127.0.0.1:{handoff_port}"
-    env = handoff_env(handoff_port, workdir, rasa_url, api_token="test-token")
+    env = {**handoff_env(handoff_port, workdir, rasa_url, api_token="test-token"), **product_env}
     handoff_cli(env, "migrate")
     handoff_cli(
         env, "create-admin", "--email", Product.agent_email, "--name", "Dana",

@@ -2,7 +2,9 @@
 
 `database_url` is parametrized over SQLite (a file in tmp_path) and PostgreSQL (one database per
 test session, created here, migrated once and dropped at the end; tables are emptied after each
-test). Either way the database is migrated with Alembic and empty when the test starts.
+test). Either way the database is migrated with Alembic and empty when the test starts. A module
+whose subject does not depend on the database (`pytestmark = pytest.mark.one_store`) runs on
+SQLite only.
 """
 
 from __future__ import annotations
@@ -101,6 +103,20 @@ async def _empty_tables(url: str) -> None:
         await connection.close()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules marked `one_store` run on SQLite only (see the marker's description)."""
+    kept, dropped = [], []
+    for item in items:
+        on_postgres = (
+            getattr(item, "callspec", None)
+            and item.callspec.params.get("database_url") == "postgresql"
+        )
+        (dropped if on_postgres and item.get_closest_marker("one_store") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty handoff store: SQLite file or the session's PostgreSQL database."""
@@ -138,6 +154,8 @@ def settings(database_url: str) -> Settings:
         http_retries=3,
         http_backoff_seconds=0.01,
         sla_check_seconds=3600,
+        csat_check_seconds=3600,  # tests start due surveys themselves (CsatService.send_due)
+        suggestion_index_seconds=3600,  # tests of suggestions mine and refresh when they mean to
     )
 
 

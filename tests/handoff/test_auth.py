@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from handoff.app import create_app
@@ -14,6 +15,8 @@ from handoff.roles import Role
 from handoff.services.auth import token_hash
 from harness.handoff_data import PASSWORD, make_agent
 from harness.service import eventually, serving
+
+pytestmark = pytest.mark.one_store  # sessions and tokens are plain rows: not the database
 
 
 async def test_login_me_logout(client, sessions):
@@ -29,6 +32,7 @@ async def test_login_me_logout(client, sessions):
         "email": agent.email,
         "role": "agent",
         "teams": ["billing"],
+        "viewer": "agent",
     }
     async with sessions() as session:
         stored = await session.scalars(select(AgentSession.token_hash))

@@ -5,28 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from handoff.db import create_engine, session_factory
-from handoff.ingest.failures import is_transient
-from handoff.ingest.sink import EventSink
+from handoff.failures import is_transient
 from handoff.live import LocalBroadcaster
 from handoff.models import Conversation, Message
+from handoff.services.sink import EventSink
 from harness.handoff_data import bot_event, slot_event, user_event
 
 T0 = 1_795_000_000.0
 
 
-def stream(conversations: int = 12, seed: int = 3) -> list[dict[str, Any]]:
+def stream(conversations: int = 12, seed: int = 3, prefix: str = "bulk") -> list[dict[str, Any]]:
     """Interleaved turns with frustration on lines and as slots, late lines and repeats."""
     rng = random.Random(seed)
     turns: list[list[dict[str, Any]]] = []
     for number in range(conversations):
-        sender, events = f"bulk-{number}", []
+        sender, events = f"{prefix}-{number}", []
         for turn in range(4):
             at = T0 + number + turn * 10
             reading = {"score": round(rng.uniform(0.1, 0.9), 2), "signals": [f"s{turn}"]}
@@ -51,14 +49,23 @@ def stream(conversations: int = 12, seed: int = 3) -> list[dict[str, Any]]:
     return mixed
 
 
-async def snapshot(sessions) -> dict[str, Any]:
+async def snapshot(sessions, prefix: str = "") -> dict[str, Any]:
     """What a user of the store could tell apart: each conversation's lines (in seq order; the
     numbers themselves may differ, a duplicate refused event by event leaves a gap) and its
-    readings and version."""
+    readings and version; only the conversations whose id starts with `prefix`, named without
+    it."""
     async with sessions() as session:
-        conversations = (await session.scalars(select(Conversation))).all()
-        messages = (await session.scalars(select(Message).order_by(Message.seq))).all()
-    by_pk = {c.id: c.conversation_id for c in conversations}
+        conversations = [
+            c
+            for c in (await session.scalars(select(Conversation))).all()
+            if c.conversation_id.startswith(prefix)
+        ]
+        by_pk = {c.id: c.conversation_id.removeprefix(prefix) for c in conversations}
+        messages = [
+            m
+            for m in (await session.scalars(select(Message).order_by(Message.seq))).all()
+            if m.conversation_id in by_pk
+        ]
     lines: dict[str, list[tuple[Any, ...]]] = {}
     for m in messages:
         lines.setdefault(by_pk[m.conversation_id], []).append(
@@ -66,7 +73,7 @@ async def snapshot(sessions) -> dict[str, Any]:
         )
     return {
         "conversations": sorted(
-            (c.conversation_id, c.status, c.channel, c.frustration_score,
+            (by_pk[c.id], c.status, c.channel, c.frustration_score,
              tuple(c.frustration_signals), c.version)
             for c in conversations
         ),
@@ -82,21 +89,22 @@ class EventByEvent(EventSink):
         return await self._store_isolated(items, cursor, source)
 
 
-async def test_bulk_batches_store_what_event_by_event_stores(tmp_path: Path, sqlite_template):
-    events = stream()
+class BulkOnly(EventSink):
+    """The sink with its event-by-event fallback refused: a batch the bulk path could not store
+    fails the test instead of passing through the slower path."""
+
+    async def _store_isolated(self, items, cursor, source):  # type: ignore[no-untyped-def]
+        raise AssertionError("the bulk path refused a batch")
+
+
+async def test_bulk_batches_store_what_event_by_event_stores(sessions):
     results = []
-    for name, kind, batch in (("one-by-one", EventByEvent, 1), ("bulk", EventSink, 40)):
-        path = tmp_path / f"{name}.sqlite3"
-        shutil.copyfile(sqlite_template, path)
-        engine = create_engine(f"sqlite+aiosqlite:///{path}")
-        try:
-            sessions = session_factory(engine)
-            sink = kind(sessions, LocalBroadcaster())
-            for first in range(0, len(events), batch):
-                await sink.store(events[first : first + batch])
-            results.append(await snapshot(sessions))
-        finally:
-            await engine.dispose()
+    for prefix, kind, batch in (("one-", EventByEvent, 1), ("bulk-", BulkOnly, 40)):
+        events = stream(prefix=f"{prefix}c")
+        sink = kind(sessions, LocalBroadcaster())
+        for first in range(0, len(events), batch):
+            await sink.store(events[first : first + batch])
+        results.append(await snapshot(sessions, prefix))
     one_by_one, bulk = results
     assert bulk == one_by_one
     stored = sum(len(lines) for lines in bulk["lines"].values())

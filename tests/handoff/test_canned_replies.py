@@ -13,6 +13,8 @@ from handoff.roles import Role
 from handoff.services.canned_replies import LIBRARY_FILE, load_library
 from harness.handoff_data import make_agent, make_conversation, make_team
 
+pytestmark = pytest.mark.one_store  # the library and its placeholders: not the database
+
 LIBRARY = "/api/v1/canned-replies"
 REFUND = {
     "title": "Refund confirmed",

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from handoff.models import Agent, Team
 from handoff.settings import REPO_ROOT
 
+pytestmark = pytest.mark.one_store  # the command line: not the database
+
 
 def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

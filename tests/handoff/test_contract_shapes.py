@@ -10,6 +10,7 @@ from typing import Any, get_args
 import pytest
 import yaml
 
+from contracts.activity import ACTIVITY_STATES, CustomerActivity
 from contracts.delivery import StatusReport
 from contracts.intake import MODES, IntakeRequest
 from contracts.transcript import (
@@ -20,10 +21,16 @@ from contracts.transcript import (
     Reaction,
     SystemNotice,
 )
-from contracts.values import AUTHOR_TYPES, BOT_EVENT_AUTHORS, DELIVERY_PROGRESS, REPORTED_STATUSES
+from contracts.values import (
+    AUTHOR_TYPES,
+    BOT_EVENT_AUTHORS,
+    CHANNELS,
+    DELIVERY_PROGRESS,
+    REPORTED_STATUSES,
+)
 from handoff.ingest.mapping import BotMetadata, TranscriptLine
-from handoff.ingest.shapes import AuthorType
 from handoff.services.intake import HandoffBody
+from handoff.shapes import AuthorType
 
 SPEC = yaml.safe_load((Path(__file__).parents[2] / "handoff" / "openapi.yaml").read_text())
 SCHEMAS = SPEC["components"]["schemas"]
@@ -65,6 +72,7 @@ def test_a_transcript_line_has_the_contracts_fields() -> None:
         ("Reaction", Reaction),
         ("SystemNotice", SystemNotice),
         ("DeliveryStatus", StatusReport),
+        ("CustomerActivity", CustomerActivity),
     ],
 )
 def test_documented_objects_are_the_contracts(schema: str, contract: Any) -> None:
@@ -79,3 +87,7 @@ def test_documented_enumerations_are_the_contracts() -> None:
     message = SCHEMAS["Message"]["properties"]
     assert tuple(message["author_type"]["enum"]) == AUTHOR_TYPES
     assert tuple(message["delivery_status"]["enum"]) == (*DELIVERY_PROGRESS, None)
+    activity = SCHEMAS["CustomerActivity"]["properties"]
+    assert tuple(activity["state"]["enum"]) == ACTIVITY_STATES
+    assert tuple(activity["channel"]["enum"]) == CHANNELS
+    assert tuple(SCHEMAS["CustomerActivityState"]["properties"]["state"]["enum"]) == ACTIVITY_STATES

@@ -16,6 +16,8 @@ from harness.handoff_data import make_agent, make_conversation
 from harness.service import ApiClient, serving
 from tests.handoff.crm_stub import TOKEN, CrmStub, crm_stub
 
+pytestmark = pytest.mark.one_store  # the CRM lookup and its cache: not the database
+
 FIELDS = (
     "Name=data.full_name, Plan=data.plan.name, Open orders=data.orders.open,"
     " Order ids=data.orders.ids, Lifetime value=data.lifetime_value.amount,"

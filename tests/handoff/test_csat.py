@@ -27,10 +27,17 @@ async def handed_over(client, **overrides) -> dict:
     return answer.body
 
 
-async def handled(client, agent, conversation: dict, *, reply: bool = True, **resolve) -> dict:
+async def handled(
+    client, agent, conversation: dict, *, reply: bool = True, template: bool = False, **resolve
+) -> dict:
+    """Claimed, answered (free text, or the channel's template when its window closed) and
+    resolved; the survey decision."""
     path = f"/api/v1/conversations/{conversation['id']}"
     assert (await client.post(f"{path}/claim", token=agent.token)).status == 200
-    if reply:
+    if template:
+        sent = await client.post(f"{path}/reply-template", token=agent.token)
+        assert sent.status == 201
+    elif reply:
         sent = await client.post(f"{path}/messages", json={"text": "Sorted."}, token=agent.token)
         assert sent.status == 201
     done = await client.post(f"{path}/resolve", json=resolve or None, token=agent.token)
@@ -93,12 +100,12 @@ async def test_every_skipped_survey_records_the_rule_and_why(client, sessions):
     assert (recent["status"], recent["rule"]) == ("skipped", "per_customer")
     assert "30 days" in recent["reason"]
 
-    stale = handoff_body(channel="whatsapp")
+    stale = handoff_body(channel="messenger")  # no templates there (WhatsApp sends one)
     long_ago = iso(datetime.now(timezone.utc) - timedelta(hours=25))
     stale["transcript"][0]["timestamp"] = long_ago
     stale["transcript"][1]["timestamp"] = long_ago
-    late = await handled(client, agent, await handed_over(client, **stale))
-    assert (late["status"], late["rule"]) == ("skipped", "channel_window")
+    late = await handled(client, agent, await handed_over(client, **stale))  # tagged reply
+    assert (late["status"], late["rule"], late["template"]) == ("skipped", "channel_window", None)
     assert "24 h window" in late["reason"]
 
 

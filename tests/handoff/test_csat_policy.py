@@ -54,11 +54,11 @@ def test_the_shipped_policy_sends_to_an_eligible_conversation():
         ({"surveyed_before": True}, "once_per_conversation", "surveyed already"),
         ({"customer_surveyed_at": NOW - timedelta(days=29)}, "per_customer", "within 30 days"),
         (
-            {"last_customer_message_at": NOW - timedelta(hours=25)},
+            {"channel": "messenger", "last_customer_message_at": NOW - timedelta(hours=25)},
             "channel_window",
             "24 h window",
         ),
-        ({"last_customer_message_at": None}, "channel_window", "24 h window"),
+        ({"channel": "messenger", "last_customer_message_at": None}, "channel_window", "24 h"),
     ],
 )
 def test_each_rule_stops_the_survey_with_its_reason_and_can_be_switched_off(facts, rule, reason):
@@ -76,19 +76,29 @@ def test_boundaries_of_the_customer_limit_and_the_window():
     assert decide(policy, web).send  # web chat has no window
 
 
-def test_a_delay_counts_against_the_window_and_a_template_can_be_used_outside_it():
+def test_outside_whatsapp_s_window_the_survey_goes_as_the_template_delay_included():
     data = copy.deepcopy(SHIPPED)
     data["survey"]["delay_minutes"] = 60
-    data["rules"]["channel_window"]["channels"]["whatsapp"] = {
-        "hours": 24,
-        "outside": "template",
-        "template": "csat_followup",
-    }
     policy = parse_policy(data)
+    assert decide(policy, ELIGIBLE).template is None  # within the window: the bot asks
     late = replace(ELIGIBLE, last_customer_message_at=NOW - timedelta(hours=23, minutes=30))
     decision = decide(policy, late)
-    assert (decision.send, decision.template) == (True, "csat_followup")
+    assert (decision.send, decision.template) == (True, "care_satisfaction")
     assert decision.due_at == NOW + timedelta(hours=1)
+    template = policy.templates["care_satisfaction"]
+    assert [score for _, score in template.buttons] == [5, 4, 3, 2, 1]
+    assert template.to_send().buttons[1] == '/csat_answer{"csat_score":4}'
+    skipping = copy.deepcopy(data)
+    skipping["rules"]["channel_window"]["channels"]["whatsapp"] = {"hours": 24, "outside": "skip"}
+    assert decide(parse_policy(skipping), late).rule == "channel_window"
+
+
+def whatsapp_window(**spec: Any):
+    return lambda d: d["rules"]["channel_window"]["channels"]["whatsapp"].update(spec)
+
+
+def template_buttons(buttons: Any):
+    return lambda d: d["templates"]["care_satisfaction"].update(buttons=buttons)
 
 
 @pytest.mark.parametrize(
@@ -111,10 +121,38 @@ def test_a_delay_counts_against_the_window_and_a_template_can_be_used_outside_it
             "rule 'channel_window' field 'channels.whatsapp.hours'",
         ),
         (
-            lambda d: d["rules"]["channel_window"]["channels"]["whatsapp"].update(
-                outside="template"
+            whatsapp_window(template=None),
+            "rule 'channel_window' field 'channels.whatsapp.template': outside: template needs",
+        ),
+        (
+            whatsapp_window(template="csat_follow_up"),
+            "field 'channels.whatsapp.template': no template 'csat_follow_up' under templates",
+        ),
+        (
+            lambda d: d["rules"]["channel_window"]["channels"]["messenger"].update(
+                outside="template", template="care_satisfaction"
             ),
-            "rule 'channel_window' field 'channels.whatsapp.template'",
+            "rule 'channel_window' field 'channels.messenger.outside': messenger has no templates",
+        ),
+        (
+            lambda d: d["templates"]["care_satisfaction"].update(language=""),
+            "field 'templates.care_satisfaction.language'",
+        ),
+        (
+            template_buttons([{"title": "Great", "score": 6}]),
+            "field 'templates.care_satisfaction.buttons[0].score': expected a score from 1 to 5",
+        ),
+        (
+            template_buttons([{"title": "Great", "score": 5}, {"title": "Top", "score": 5}]),
+            "field 'templates.care_satisfaction.buttons[1].score': score 5 has a button already",
+        ),
+        (
+            template_buttons([{"title": str(n), "score": 3} for n in range(11)]),
+            "field 'templates.care_satisfaction.buttons': expected 1 to 10 buttons",
+        ),
+        (
+            template_buttons([{"title": "Great", "score": 5, "emoji": "*"}]),
+            "field 'templates.care_satisfaction.buttons[0].emoji': unknown key",
         ),
         (
             lambda d: d["rules"]["channel_window"]["channels"].update(sms={"hours": 1}),

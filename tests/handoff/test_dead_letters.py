@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
 from handoff.roles import Role
+from handoff.services.sink import EventSink
 from harness.handoff_data import bot_event, make_agent, user_event
 from tests.handoff.refusal import refusing
 from tests.handoff.test_sink import transcript

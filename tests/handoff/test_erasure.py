@@ -88,6 +88,7 @@ async def test_a_supervisor_erases_a_customer_everywhere_with_an_audit_record(
     assert record["counts"] == {
         "handoff_store": {
             "conversations": 1,
+            "customers": 0,
             "dead_letters": 0,
             "messages": 3,
             "notes": 1,
@@ -182,6 +183,7 @@ async def test_a_sender_only_the_bot_knows_is_still_erased_there(sessions, servi
     assert bot.requests[0].body == {"sender_id": "webchat-7f3a", "message_ids": []}
     assert answer.body["counts"]["handoff_store"] == {
         **EMPTY,
+        "customers": 0,
         "dead_letters": 0,
         "webhook_deliveries": 0,
     }

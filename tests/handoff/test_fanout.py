@@ -8,8 +8,6 @@ job-lease holder) on the same PostgreSQL database and a Redis channel of this te
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,54 +21,17 @@ import redis.asyncio as aioredis
 from sanic import Sanic
 
 from handoff.app import create_app
-from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster, RedisBroadcaster
 from handoff.periodic import holds_lease, leased
 from handoff.services.resync import lines_after
+from handoff.services.sink import EventSink
 from handoff.settings import Settings
 from harness.handoff_data import handoff_body, make_agent, make_conversation, user_event
+from harness.redis_server import REDIS_URL, ensure_redis
 from harness.service import ApiClient, eventually, serving
 from tests.handoff.test_live import next_event
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
-REDIS_START = [
-    "redis-server",
-    "--daemonize",
-    "yes",
-    "--bind",
-    "127.0.0.1",
-    "-::1",
-    "--port",
-    str(REDIS_PORT),
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    "/var/lib/redis",
-    "--logfile",
-    "/var/log/redis/ci.log",
-]
-
 postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-
-
-def ensure_redis() -> None:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        if sock.connect_ex((REDIS_HOST, REDIS_PORT)) == 0:
-            return
-    subprocess.run(REDIS_START, check=True)
-    deadline = time.monotonic() + 30
-    while True:
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex((REDIS_HOST, REDIS_PORT)) == 0:
-                return
-        if time.monotonic() > deadline:
-            pytest.fail("Redis did not start on 127.0.0.1:6379")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -166,6 +127,36 @@ async def test_a_reconnecting_agent_gets_exactly_what_it_missed_by_its_seq_curso
     assert resync.body["more"] is False
     again = f"/api/v1/conversations/{created['id']}/messages?after_seq={resync.body['last_seq']}"
     assert (await a.client.get(again, token=agent.token)).body["messages"] == []
+
+
+@postgresql_only
+async def test_the_customers_presence_reported_to_one_instance_is_known_to_the_other(
+    instances, sessions
+):
+    a, b = instances
+    agent = await make_agent(sessions)
+    created = await intake(b)
+    report = {
+        "channel": "webchat",
+        "conversation_id": created["conversation_id"],
+        "state": "typing",
+        "at": "2026-11-23T10:00:04.000Z",
+    }
+    url = f"/api/v1/conversations/{created['id']}"
+
+    async def known_on_b() -> bool:
+        detail = (await b.client.get(url, token=agent.token)).body
+        return detail["customer_activity"] == {"state": "typing", "at": report["at"]}
+
+    async with b.client.ws(agent.token) as ws:
+        await next_event(ws, "hello")
+        answer = await a.client.post(
+            "/api/v1/customer-activity", json=report, token=a.app.ctx.settings.api_token
+        )
+        assert answer.status == 200
+        event = await next_event(ws, "customer.activity")
+    assert event["conversation_id"] == created["id"]
+    await eventually(known_on_b)
 
 
 async def test_resync_refuses_a_bad_cursor_and_an_unknown_conversation(client, sessions):

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from handoff.ingest.mapping import InvalidInput, Line, Seen, map_event
-from handoff.ingest.sink import EventSink
+from handoff.ingest.mapping import InvalidInput, Seen, map_event
+from handoff.lines import Line
 from handoff.live import LocalBroadcaster
 from handoff.models import Conversation, Message
+from handoff.services.sink import EventSink
 
 # Every character, lone surrogates and NUL included: JSON can carry them all.
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=20)

@@ -241,6 +241,16 @@ async def test_per_agent_table_counts_only_agent_lines(sessions):
         "average_response_handle_seconds": 90.0,  # (60 + 120) / 2
         "average_conversation_handle_seconds": 600.0,
         "resolved": 1,
+        # no survey answered (tests/handoff/test_csat_kpis.py)
+        "csat_responses": 0,
+        "csat_average": None,
+        "csat_satisfied_rate": None,
+        "nps_responses": 0,
+        "nps": None,
+        # no presence history (tests/handoff/test_presence_kpis.py)
+        "online_seconds": 0,
+        "away_seconds": 0,
+        "idle_seconds": 0,
     }
     assert table["Lee"]["average_tar_seconds"] == (3600 + 1800) / 2
     assert table["Lee"]["average_response_handle_seconds"] == (1800 + 1800) / 2

@@ -20,6 +20,8 @@ from handoff.settings import LoginLimits, Settings
 from harness.handoff_data import PASSWORD, make_agent
 from harness.service import ApiClient, eventually, serving
 
+pytestmark = pytest.mark.one_store  # the throttle is plain rows: not the database
+
 WINDOW_SECONDS = 600
 LIMITS = LoginLimits(
     window_seconds=WINDOW_SECONDS, failures_per_account=3, failures_per_address=5, hash_workers=2

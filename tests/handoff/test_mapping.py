@@ -7,14 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from contracts.transcript import Attachment, dedupe_key
-from handoff.ingest.mapping import (
-    Frustration,
-    FrustrationReading,
-    Line,
-    Seen,
-    event_time,
-    map_event,
-)
+from handoff.ingest.mapping import FrustrationReading, Seen, event_time, map_event
+from handoff.lines import Frustration, Line
 from handoff.services.intake import parse_handoff
 from harness.handoff_data import bot_event, handoff_body, slot_event, user_event
 

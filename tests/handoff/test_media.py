@@ -19,6 +19,8 @@ from harness.service import serving
 from harness.web import serving_app
 from tests.handoff.conftest import DELIVERY_TOKEN
 
+pytestmark = pytest.mark.one_store  # media links and their checks: not the database
+
 PHOTO = b"\xff\xd8\xff\xe0 a small jpeg"
 
 

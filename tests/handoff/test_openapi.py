@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from handoff.app import create_app
 from handoff.settings import Settings
+
+pytestmark = pytest.mark.one_store  # the published description: not the database
 
 
 def app_routes() -> set[tuple[str, str]]:

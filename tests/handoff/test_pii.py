@@ -14,12 +14,14 @@ from sqlalchemy import select
 
 from contracts.pii import PiiConfigError
 from handoff.app import create_app
-from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
 from handoff.models import Message
 from handoff.pii import MaskingFilter
+from handoff.services.sink import EventSink
 from handoff.settings import Settings
 from harness.handoff_data import bot_event, handoff_body, make_agent, user_event
+
+pytestmark = pytest.mark.one_store  # masking rules: not the database
 
 TYPED = "card 4242-4242-4242-4242, pw: Hunter2!x, NI AB 12 34 56 C"
 MASKED = "card [card ending 4242], pw: [password] NI [national id]"  # the comma went with it

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from handoff.app import create_app
-from handoff.ingest.mapping import Line
+from handoff.lines import Line
 from handoff.models import Assignment, Conversation, IntakeRequest, Message, Note
 from handoff.repositories import Messages
 from handoff.services.retention import RetentionPolicy, apply_retention, run_retention

@@ -23,6 +23,8 @@ from harness.handoff_data import make_agent, make_conversation
 from harness.service import ApiClient, serving
 from tests.handoff.servers import FakeServer, fake_server
 
+pytestmark = pytest.mark.one_store  # sealing, links and who may see the answers: not the database
+
 PUBLIC_URL = "https://care.lumen.example"
 KEY = "test-secure-form-key-0123456789abcdef"
 CARD = {"card_number": "4000 0566 5566 5556", "card_expiry": "09/29", "card_name": "Robin Vale"}

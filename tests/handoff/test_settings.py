@@ -7,6 +7,8 @@ import pytest
 from handoff.app import create_app
 from handoff.settings import REPO_ROOT, EventSource, Settings, SettingsError
 
+pytestmark = pytest.mark.one_store  # settings from the environment: not the database
+
 SECRETS = {"HANDOFF_API_TOKEN": "s3cret-intake", "DELIVERY_TOKEN": "s3cret-delivery"}
 
 
@@ -54,12 +56,19 @@ def test_event_source(value, source):
         {"EVENT_SOURCE": "kafka://x"},
         {"SESSION_TTL_MINUTES": "soon"},
         {"SLA_WARNING_MINUTES": "0"},
+        {"SLA_CHECK_SECONDS": "0"},
         {"DATABASE_URL": "mysql://x/y"},
     ],
 )
 def test_bad_values_name_their_variable(env):
     with pytest.raises(SettingsError, match=next(iter(env))):
         Settings.from_env({**SECRETS, **env}).validated()
+
+
+def test_the_sla_and_snooze_timer_round_comes_from_the_environment():
+    assert Settings.from_env(SECRETS).validated().sla_check_seconds == 15
+    env = {**SECRETS, "SLA_CHECK_SECONDS": "2"}
+    assert Settings.from_env(env).validated().sla_check_seconds == 2
 
 
 def test_postgres_url_gets_the_async_driver():

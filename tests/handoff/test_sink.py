@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from handoff.db import create_engine, session_factory
-from handoff.ingest.failures import is_transient
-from handoff.ingest.sink import EventSink
+from handoff.failures import is_transient
 from handoff.live import LocalBroadcaster
 from handoff.models import Conversation, DeadLetter, Message
+from handoff.services.sink import EventSink
 from harness.handoff_data import bot_event, make_conversation, slot_event, user_event
 from tests.handoff.refusal import refusing
 

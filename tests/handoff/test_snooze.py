@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
-from handoff.ingest.sink import EventSink
 from handoff.live import LocalBroadcaster
 from handoff.models import Agent
 from handoff.roles import Role
+from handoff.services.sink import EventSink
 from handoff.services.snooze import SnoozeService
 from handoff.sla import check_sla
 from harness.handoff_data import make_agent, make_conversation, user_event

@@ -18,13 +18,14 @@ import aio_pika
 import pytest
 from sqlalchemy import select
 
-from handoff.ingest.failures import Rejected
-from handoff.ingest.sink import EventSink
+from handoff.failures import Rejected
 from handoff.ingest.sources import create_source
 from handoff.ingest.sources.amqp import AmqpSource
 from handoff.live import LocalBroadcaster
 from handoff.models import DeadLetter, Message
+from handoff.services.sink import EventSink
 from harness.handoff_data import bot_event, user_event
+from harness.service import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 BOT_PYTHON = REPO / ".venv-bot" / "bin" / "python"
@@ -199,6 +200,16 @@ async def waiting_messages(queue: str) -> int:
         return declared.declaration_result.message_count or 0
 
 
+async def drained(queue: str) -> None:
+    """Nothing waits in `queue`, once the broker has settled the acks of a closed consumer (it
+    does so after the close returns)."""
+
+    async def empty() -> bool:
+        return await waiting_messages(queue) == 0
+
+    await eventually(empty, seconds=10)
+
+
 @asynccontextmanager
 async def running(source: AmqpSource) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(source.run())
@@ -235,7 +246,7 @@ async def test_consumes_and_acknowledges_what_rasas_pika_broker_publishes(names)
     assert [event["event"] for event in sink.stored] == ["user", "action", "bot"]
     assert sink.stored[0]["message_id"] == turn[0]["message_id"]
     assert sink.stored[0]["sender_id"] == "alice"
-    assert await waiting_messages(names.queue) == 0
+    await drained(names.queue)
 
 
 async def test_a_failed_store_gives_the_event_back_and_it_comes_again(names):
@@ -249,7 +260,7 @@ async def test_a_failed_store_gives_the_event_back_and_it_comes_again(names):
 
     assert [texts(batch) for batch in sink.attempts] == [["hello"], ["hello"]]  # redelivered
     assert texts(sink.stored) == ["hello"]
-    assert await waiting_messages(names.queue) == 0
+    await drained(names.queue)
 
 
 async def test_events_published_while_the_service_is_stopped_wait_in_its_queue(names):
@@ -266,7 +277,7 @@ async def test_events_published_while_the_service_is_stopped_wait_in_its_queue(n
         await sink.until(lambda s: len(s.stored) == 9)
 
     assert texts(sink.stored) == [f"line {n}" for n in range(9)]
-    assert await waiting_messages(names.queue) == 0
+    await drained(names.queue)
 
 
 async def test_a_service_killed_mid_store_gets_the_event_again(names):
@@ -307,7 +318,7 @@ async def test_a_message_that_is_not_json_is_handed_over_as_rejected_and_acked(n
 
     assert texts(sink.stored) == ["after"]
     assert [r.payload for r in sink.stored if isinstance(r, Rejected)] == ["{broken"]
-    assert await waiting_messages(names.queue) == 0
+    await drained(names.queue)
 
 
 def test_exchange_queue_and_prefetch_come_from_the_url():
@@ -362,7 +373,7 @@ async def test_a_lost_connection_is_restored_and_consuming_goes_on(names):
         await sink.until(lambda s: len(s.stored) == 2)
 
     assert texts(sink.stored) == ["before the cut", "after the cut"]
-    assert await waiting_messages(names.queue) == 0
+    await drained(names.queue)
 
 
 # With the real sink, on the handoff store (SQLite and PostgreSQL, from conftest).
@@ -387,7 +398,7 @@ async def test_an_event_stored_but_not_acknowledged_is_stored_once(names, sessio
 
     assert texts(sink.attempts[0]) == texts(sink.attempts[1]) == ["hello"]
     assert await stored_lines(sessions) == [("customer", "hello"), ("bot", "Hi!")]
-    assert await waiting_messages(names.queue) == 0
+    await drained(names.queue)
 
 
 async def test_a_service_killed_before_its_ack_stores_every_line_once(names, sessions):
@@ -432,4 +443,4 @@ async def test_a_malformed_message_is_dead_lettered_and_acked_and_the_stream_goe
     ]
     assert letters[0].error.startswith("metadata.attachments:")
     assert letters[1].payload == "not json at all"
-    assert await waiting_messages(names.queue) == 0
+    await drained(names.queue)

@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import select
 
 from handoff.app import create_app
-from handoff.ingest.failures import Rejected
-from handoff.ingest.sink import EventSink
+from handoff.failures import Rejected
 from handoff.ingest.sources import create_source
 from handoff.ingest.sources.sql_tail import SqlTailSource
 from handoff.live import LocalBroadcaster
 from handoff.models import DeadLetter, Message
+from handoff.services.sink import EventSink
 from handoff.settings import EventSource
 from harness.handoff_data import bot_event, user_event
 from harness.rasa_events import write_rows

@@ -6,7 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 from actions.transcript import build_transcript
-from handoff.ingest.mapping import FrustrationReading, Line, map_event
+from handoff.ingest.mapping import FrustrationReading, map_event
+from handoff.lines import Line
 from handoff.services.intake import parse_handoff
 from harness.handoff_data import handoff_body
 from tests.contracts.rasa_events import SENDER, conversation

@@ -193,6 +193,31 @@ async def test_a_hanging_endpoint_neither_slows_requests_nor_holds_back_other_en
         assert healthy.types == LIFECYCLE
 
 
+async def test_a_stopping_service_gives_back_the_delivery_it_was_sending(sessions, fast_settings):
+    admin = await make_agent(sessions, role=Role.ADMIN)
+    stuck = Receiver(hang=asyncio.Event())
+    settings = replace(fast_settings, webhook_timeout_seconds=30.0)
+    await stuck.up()
+    try:
+        async with service(settings) as api:
+            stuck.secret = (await register(api, admin.token, stuck.url))["secret"]
+            await intake(api, handoff_body())
+
+            async def sending() -> bool:
+                return stuck.waiting == 1
+
+            await eventually(sending)
+        # stopped mid-attempt: the next instance may send it at once, not after the lease
+        async with sessions() as session:
+            [(status, lease)] = (
+                await session.execute(select(WebhookDelivery.status, WebhookDelivery.lease_until))
+            ).all()
+        assert (status, lease) == ("pending", None)
+    finally:
+        stuck.hang.set()
+        await stuck.down()
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = datetime.now(timezone.utc)

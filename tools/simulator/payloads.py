@@ -64,6 +64,19 @@ def whatsapp_button_reply(
     return _whatsapp_message(customer, "interactive", reply, message_id, at)
 
 
+def whatsapp_template_button(
+    customer: WhatsAppCustomer,
+    payload: str,
+    title: str,
+    message_id: str | None = None,
+    at: float | None = None,
+) -> dict[str, Any]:
+    """The customer tapped a quick-reply button of a template message: its payload and title."""
+    return _whatsapp_message(
+        customer, "button", {"payload": payload, "text": title}, message_id, at
+    )
+
+
 def whatsapp_list_reply(
     customer: WhatsAppCustomer,
     row_id: str,

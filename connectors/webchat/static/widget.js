@@ -13,6 +13,9 @@
  * The conversation id is a random UUID kept in localStorage: coming back later shows the same
  * conversation with its history. Messages typed while offline wait in a localStorage outbox and
  * are sent once on reconnect (each carries its own client_id; the server ignores repeats).
+ * While the customer types, a "typing" frame goes out at most every TYPING_EVERY_MS, and a
+ * "stopped typing" one after TYPING_IDLE_MS without a key or when the message is sent: the
+ * agent sees it (the server passes it on to the handoff service).
  */
 (function () {
   "use strict";
@@ -35,6 +38,8 @@
   var RETRY_MIN_MS = 1000;
   var RETRY_MAX_MS = 30000;
   var FATAL_CLOSE_CODES = { 4400: true, 4403: true };
+  var TYPING_EVERY_MS = 3000;
+  var TYPING_IDLE_MS = 5000;
 
   // ---- storage (localStorage may be unavailable, e.g. blocked cookies: fall back to memory)
   var memory = {};
@@ -75,6 +80,8 @@
     open: false,
     unread: 0,
     fatal: false,
+    typingSentAt: 0, // when the last "typing" frame went out (0: the customer is not typing)
+    typingTimer: null,
   };
 
   // ---- DOM
@@ -344,6 +351,30 @@
     $(".lc-retry").hidden = !canRetry;
   }
 
+  // ---- the customer's typing, for the agent
+  function sendTyping(on) {
+    if (state.ready) state.ws.send(JSON.stringify({ type: "typing", on: on }));
+  }
+
+  function noteTyping() {
+    if (!input.value.trim()) return stopTyping();
+    var at = Date.now();
+    if (at - state.typingSentAt >= TYPING_EVERY_MS) {
+      state.typingSentAt = at;
+      sendTyping(true);
+    }
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    clearTimeout(state.typingTimer);
+    state.typingTimer = null;
+    if (!state.typingSentAt) return;
+    state.typingSentAt = 0;
+    sendTyping(false);
+  }
+
   function connect() {
     if (state.fatal || state.ws) return;
     ensureSession();
@@ -364,6 +395,7 @@
       if (state.ws !== ws) return;
       state.ws = null;
       state.ready = false;
+      state.typingSentAt = 0; // the server counts a closed connection as gone
       setTyping(false);
       if (FATAL_CLOSE_CODES[event.code]) {
         state.fatal = true;
@@ -453,6 +485,7 @@
     if (!text) return;
     input.value = "";
     autosize();
+    stopTyping();
     send({ type: "message", text: text });
     input.focus();
   });
@@ -466,7 +499,10 @@
     input.style.height = "auto";
     input.style.height = Math.min(input.scrollHeight, 120) + "px";
   }
-  input.addEventListener("input", autosize);
+  input.addEventListener("input", function () {
+    autosize();
+    noteTyping();
+  });
   window.addEventListener("online", function () { if (!state.ws) connect(); });
 
   function start() {

@@ -12,14 +12,12 @@ logged and retried with backoff; a source only ends when `stop()` is called.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from handoff.ingest.failures import Rejected
+from handoff.failures import Rejected
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +25,7 @@ Event = dict[str, Any]
 
 
 class EventSink(Protocol):
-    """Where sources put events (`handoff.ingest.sink.EventSink`)."""
+    """Where sources put events (`handoff.services.sink.EventSink`)."""
 
     async def store(
         self,
@@ -55,33 +53,6 @@ class EventSource(Protocol):
         """Ask `run()` to return after the batch in hand is stored (or given back)."""
 
 
-class Backoff:
-    """Exponential delays between retries (initial, 2·initial, … up to maximum), and whether a
-    failure is worth a warning: the first of a streak and every tenth, so a source that waits
-    for hours (for Rasa's first event, for a broker) does not flood the log."""
-
-    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
-        self._initial = initial
-        self._maximum = maximum
-        self._next = initial
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self._maximum)
-        self.failures += 1
-        return delay
-
-    @property
-    def log_level(self) -> int:
-        """The level for the failure about to be counted by `next_delay`."""
-        return logging.WARNING if self.failures % 10 == 0 else logging.DEBUG
-
-    def reset(self) -> None:
-        self._next = self._initial
-        self.failures = 0
-
-
 def parse_event(raw: str | bytes, sender_id: str | None = None) -> Event | Rejected:
     """Decode one published event; `Rejected` if it is not a JSON object.
 
@@ -97,12 +68,6 @@ def parse_event(raw: str | bytes, sender_id: str | None = None) -> Event | Rejec
     if sender_id is not None:
         event.setdefault("sender_id", sender_id)
     return event
-
-
-async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> None:
-    """Sleep for `seconds`, or less if `stopping` is set meanwhile."""
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stopping.wait(), seconds)
 
 
 def create_source(kind: str, url: str, sink: EventSink) -> EventSource:

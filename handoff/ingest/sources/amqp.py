@@ -27,7 +27,9 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
-from handoff.ingest.sources import Backoff, EventSink, parse_event, wait_or_stop
+from handoff.ingest.sources import EventSink, parse_event
+from handoff.periodic import wait_until_set
+from outbound.retry import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +118,7 @@ class AmqpSource:
                     delay,
                     exc_info=not isinstance(exc, AMQPError | OSError),
                 )
-                await wait_or_stop(self._stopping, delay)
+                await wait_until_set(self._stopping, delay)
         return None
 
     async def _consume(self) -> None:
@@ -141,7 +143,7 @@ class AmqpSource:
                     delay,
                     exc_info=True,
                 )
-                await wait_or_stop(self._stopping, delay)
+                await wait_until_set(self._stopping, delay)
                 continue
             backoff.reset()
             for message in messages:

@@ -29,8 +29,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from handoff.ingest.sources import Backoff, EventSink, parse_event, wait_or_stop
+from handoff.ingest.sources import EventSink, parse_event
 from handoff.ingest.sources.wakeup import FileChanges
+from handoff.periodic import wait_until_set
+from outbound.retry import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +125,7 @@ class SqlTailSource:
                         delay,
                         exc_info=not isinstance(exc, SQLAlchemyError | OSError),
                     )
-                    await wait_or_stop(self._stopping, delay)
+                    await wait_until_set(self._stopping, delay)
                     continue
                 backoff.reset()
                 if len(ready) < self._batch_size:
@@ -141,7 +143,7 @@ class SqlTailSource:
     async def _wait_for_rows(self, changes: FileChanges | None) -> None:
         """Until the poll interval passed, the source is stopped or the SQLite file changed."""
         if changes is None or not changes.active:
-            await wait_or_stop(self._stopping, self._poll_interval)
+            await wait_until_set(self._stopping, self._poll_interval)
             return
         stopping = asyncio.ensure_future(self._stopping.wait())
         changed = asyncio.ensure_future(changes.changed.wait())

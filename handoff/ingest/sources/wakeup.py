@@ -52,7 +52,8 @@ class FileChanges:
             self._fd = None
 
     def _read(self) -> None:
-        assert self._fd is not None
+        if self._fd is None:  # closed while the loop was calling us
+            return
         try:
             data = os.read(self._fd, 64 * 1024)
         except BlockingIOError:

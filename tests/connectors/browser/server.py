@@ -23,7 +23,9 @@ START_TIMEOUT_SECONDS = 90.0  # importing Rasa on a busy machine
 
 
 class ChatServer:
-    def __init__(self, state_dir: Path) -> None:
+    """`handoff_url`, `handoff_token`: where the channel reports the customer's presence."""
+
+    def __init__(self, state_dir: Path, handoff_url: str = "", handoff_token: str = "") -> None:
         self.state_dir = state_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/webhooks/webchat/"
@@ -37,6 +39,8 @@ class ChatServer:
                 str(self.port),
                 "--state",
                 str(state_dir),
+                f"--handoff-url={handoff_url}",
+                f"--handoff-token={handoff_token}",
             ],
             None,
             self.url + "widget.css",

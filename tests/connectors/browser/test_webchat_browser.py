@@ -6,6 +6,7 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 
 from tests.connectors.browser.conftest import DESKTOP, PHONE
+from tests.connectors.browser.widget_page import WAIT_SECONDS
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +83,8 @@ def test_the_widget_reconnects_after_a_server_restart_and_sends_what_was_typed(b
     page.screenshot("reconnecting")
 
     server.start()
-    page.wait_for_line("bot", "You said: Are you still there?", BOT)
+    # the widget's next try may be up to its longest backoff (30 s) after the server is back
+    page.wait_for_line("bot", "You said: Are you still there?", BOT, seconds=WAIT_SECONDS + 30)
     assert page.status() == ""
     texts = [line.text for line in page.lines()]
     assert texts.count("Are you still there?") == 1

@@ -100,8 +100,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--handoff-url", default="", help="where the customer's presence goes")
+    parser.add_argument("--handoff-token", default="")
     args = parser.parse_args()
-    app, _, _ = webchat_app(args.state)
+    app, _, _ = webchat_app(
+        args.state, handoff_url=args.handoff_url, handoff_token=args.handoff_token
+    )
     app.run(host="127.0.0.1", port=args.port, access_log=False)
 
 

@@ -28,8 +28,8 @@ class WidgetPage:
     def __init__(self, driver: WebDriver) -> None:
         self.driver = driver
 
-    def wait(self, condition, what: str):  # type: ignore[no-untyped-def]
-        return WebDriverWait(self.driver, WAIT_SECONDS).until(
+    def wait(self, condition, what: str, seconds: float = WAIT_SECONDS):  # type: ignore[no-untyped-def]
+        return WebDriverWait(self.driver, seconds).until(
             lambda _: condition(), message=f"waiting for {what}"
         )
 
@@ -41,10 +41,13 @@ class WidgetPage:
     def panel(self):  # type: ignore[no-untyped-def]
         return self.driver.find_element(By.CSS_SELECTOR, ".lc-panel")
 
+    def type(self, text: str) -> None:
+        """Type into the message box without sending."""
+        self.driver.find_element(By.CSS_SELECTOR, "#lc-input").send_keys(text)
+
     def say(self, text: str) -> None:
-        box = self.driver.find_element(By.CSS_SELECTOR, "#lc-input")
-        box.send_keys(text)
-        box.send_keys(Keys.ENTER)
+        self.type(text)
+        self.type(Keys.ENTER)
 
     def press(self, title: str) -> None:
         buttons = self.driver.find_elements(By.CSS_SELECTOR, ".lc-buttons .lc-button")
@@ -88,14 +91,16 @@ class WidgetPage:
             )
         ]
 
-    def wait_for_line(self, kind: str, text: str, author: str | None = None) -> Line:
+    def wait_for_line(
+        self, kind: str, text: str, author: str | None = None, seconds: float = WAIT_SECONDS
+    ) -> Line:
         def found() -> Line | None:
             for line in self.lines():
                 if line.kind == kind and line.text == text and author in (None, line.author):
                     return line if not line.pending else None
             return None
 
-        return self.wait(found, f"{kind} line {text!r}")
+        return self.wait(found, f"{kind} line {text!r}", seconds)
 
     def button_titles(self) -> list[str]:
         return [

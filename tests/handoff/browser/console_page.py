@@ -104,7 +104,17 @@ class ConsolePage:
     # --- conversation ---
 
     def open(self, handoff_id: str) -> None:
-        self.row(handoff_id).click()
+        """Click the conversation's row; the list redraws live (SLA countdowns), so a row found
+        a moment ago may be replaced before the click lands: find it again then."""
+
+        def click() -> bool:
+            try:
+                self.row(handoff_id).click()
+            except StaleElementReferenceException:
+                return False
+            return True
+
+        self.until(click, f"conversation {handoff_id} could not be opened")
         self.wait_for_transcript()
 
     def wait_for_transcript(self) -> list[Line]:
@@ -115,6 +125,11 @@ class ConsolePage:
 
     def header(self) -> str:
         return self.text_of(".conv-header")
+
+    def customer_activity(self) -> str:
+        """What the header says about the customer's presence ("" when nothing is known)."""
+        found = self.driver.find_elements(By.CSS_SELECTOR, "#conv-meta .customer-activity")
+        return found[0].text if found else ""
 
     def triage(self) -> str:
         return self.text_of("#triage")

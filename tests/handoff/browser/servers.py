@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from contracts.values import format_time
 from harness.processes import Process, free_port
 from harness.rasa_events import write_rows
 
@@ -100,6 +101,7 @@ class HandoffService:
     def __init__(self, workdir: Path, delivery_url: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir
         self.log_path = workdir / "service.log"
         self.events_db = workdir / "rasa-events.sqlite3"
         self.passwords: dict[str, str] = {}
@@ -163,6 +165,18 @@ class HandoffService:
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 201
             return json.loads(answer.read())
+
+    def customer_activity(self, conversation_id: str, state: str, at: datetime) -> None:
+        """The web chat says the customer is online, typing or left (docs/handoff-service.md)."""
+        body = {"channel": "webchat", "conversation_id": conversation_id, "state": state}
+        request = urllib.request.Request(
+            f"{self.url}/api/v1/customer-activity",
+            data=json.dumps({**body, "at": format_time(at)}).encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
 
     def customer_says(self, conversation_id: str, text: str) -> None:
         """A customer message as Rasa's SQL event broker publishes it (a `user` event)."""

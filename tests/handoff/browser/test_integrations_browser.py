@@ -117,8 +117,29 @@ def test_the_side_panel_shows_the_survey_decision_once_a_person_resolved(
     )
     console.find("#act-resolve").click()
     console.until(
-        lambda: "Survey sent, no answer yet" in console.text_of("#csat-body"),
+        lambda: "not sent yet" in console.text_of("#csat-body"),  # no bot here to start it
         "the survey decision is not shown after resolving",
+    )
+
+
+def test_resolving_without_survey_shows_why_none_goes_out(
+    service: HandoffService, open_console: OpenConsole
+) -> None:
+    conversation = service.intake(handoff_request())
+    console = open_console()
+    console.log_in_and_wait(DANA, service.passwords[DANA])
+    console.open(conversation["id"])
+    console.claim()
+    console.reply_box().click()
+    console.type_and_enter("All sorted, have a good evening.")
+    console.until(
+        lambda: any(line.author == "agent" for line in console.transcript()),
+        "the reply did not show",
+    )
+    console.find("#act-resolve-no-survey").click()
+    console.until(
+        lambda: "Not sent: the agent resolved without survey" in console.text_of("#csat-body"),
+        "resolving without survey is not shown",
     )
 
 

@@ -147,3 +147,27 @@ def test_a_trainees_reply_waits_in_the_approval_list(
         "the approved line is not in the transcript",
     )
     dana.until(lambda: not dana.shown("#transcript .line-pending"), "still marked pending")
+
+
+def test_the_live_view_counts_down_each_waiting_conversations_sla(service, open_console):
+    relaxed = service.intake(handoff_request())
+    urgent = service.intake(
+        handoff_request(priority={"level": 1, "name": "urgent", "first_response_minutes": 2})
+    )
+    boss = open_console()
+    boss.log_in_and_wait(SUPERVISOR, service.passwords[SUPERVISOR])
+    boss.until(lambda: boss.find("#live-button"), "no live view button").click()
+
+    def waiting() -> list[str]:
+        rows = boss.driver.find_elements("css selector", "#live-waiting tr[data-id]")
+        return [row.get_attribute("data-id") for row in rows]
+
+    boss.until(lambda: len(waiting()) == 2, "the waiting conversations are not listed")
+    assert waiting() == [urgent["id"], relaxed["id"]]  # least time left first
+    cell = f'#live-waiting tr[data-id="{urgent["id"]}"] .sla-left'
+    first = boss.text_of(cell)
+    assert first.count(":") == 1 and not first.startswith("overdue")
+    boss.until(lambda: boss.text_of(cell) != first, "the time left does not count down")
+    boss.find('#live-waiting button[data-sort="waited"]').click()
+    assert waiting() == [relaxed["id"], urgent["id"]]  # longest waiting first
+    boss.screenshot("queue-live-waiting")

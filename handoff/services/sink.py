@@ -20,20 +20,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handoff.failures import Rejected, describe, is_transient
 from handoff.ingest.bulk import Raced, store_mapped
-from handoff.ingest.failures import Rejected, describe, is_transient
-from handoff.ingest.mapping import (
-    Frustration,
-    FrustrationReading,
-    InvalidInput,
-    Line,
-    Mapped,
-    map_event,
-)
+from handoff.ingest.mapping import FrustrationReading, InvalidInput, Mapped, map_event
+from handoff.lines import Frustration, Line
 from handoff.live import Broadcaster
 from handoff.models import Conversation, utc_now
 from handoff.repositories import Conversations, Cursors, DeadLetters, History, Messages
 from handoff.services import webhooks
+from handoff.services.threads import AfterResolution, ThreadService
 from handoff.services.views import message_event
 from handoff.snooze import wake_values
 from handoff.states import WITH_PEOPLE, Status
@@ -53,9 +48,17 @@ def _mapped(event: Event | Rejected) -> Mapped | Rejected | None:
 
 
 class EventSink:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], live: Broadcaster) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        live: Broadcaster,
+        threads: ThreadService | None = None,
+    ) -> None:
+        """`threads`: what a customer's line after a resolution does (reopen or a new
+        conversation with the bot); without it the line is only stored."""
         self.sessions = sessions
         self.live = live
+        self.threads = threads
 
     async def store(
         self,
@@ -69,7 +72,7 @@ class EventSink:
         not an event source (tests, benchmarks) may leave `source` out."""
         items = [(event, _mapped(event)) for event in events]
         try:
-            published = await self._store_bulk(items, cursor, source)
+            published, after = await self._store_bulk(items, cursor, source)
         except Exception as error:
             if is_transient(error):
                 raise
@@ -79,8 +82,10 @@ class EventSink:
                 source,
                 describe(error),
             )
-            published = await self._store_isolated(items, cursor, source)
+            published, after = await self._store_isolated(items, cursor, source)
         await self._publish(published)
+        if self.threads is not None:
+            await self.threads.settle(after)
 
     async def retry(self, letter_id: int, payload: str) -> bool:
         """Map and store a dead letter's payload again; on success the letter is resolved in
@@ -104,7 +109,7 @@ class EventSink:
         items: list[tuple[Event | Rejected, Mapped | Rejected | None]],
         cursor: tuple[str, str] | None,
         source: str,
-    ) -> list[str]:
+    ) -> tuple[list[str], AfterResolution]:
         """The whole batch in a few statements (`bulk.store_mapped`)."""
         async with self.sessions.begin() as session:
             letters = DeadLetters(session)
@@ -114,19 +119,21 @@ class EventSink:
             mapped = [item for _, item in items if item and not isinstance(item, Rejected)]
             published = await store_mapped(session, mapped)
             await _with_people(session, published)
+            after = await self._after_resolution(session, mapped)
             if cursor is not None:
                 await Cursors(session).put(*cursor)
-        return published
+        return published, after
 
     async def _store_isolated(
         self,
         items: list[tuple[Event | Rejected, Mapped | Rejected | None]],
         cursor: tuple[str, str] | None,
         source: str,
-    ) -> list[str]:
+    ) -> tuple[list[str], AfterResolution]:
         """The batch one event per savepoint: exactly the events the database refuses are set
         aside."""
         published: list[str] = []
+        stored: list[Mapped] = []
         async with self.sessions.begin() as session:
             letters = DeadLetters(session)
             for event, item in items:
@@ -145,11 +152,27 @@ class EventSink:
                         letters, source, Rejected.of_event(event, describe(error))
                     )
                     continue
+                stored.append(item)
                 if message_id is not None:
                     published.append(message_id)
+            after = await self._after_resolution(session, stored)
             if cursor is not None:
                 await Cursors(session).put(*cursor)
-        return published
+        return published, after
+
+    async def _after_resolution(
+        self, session: AsyncSession, items: Sequence[Mapped]
+    ) -> AfterResolution:
+        """Customer lines of resolved conversations: reopen them now (this transaction) or
+        restart them with the bot after the commit."""
+        if self.threads is None:
+            return AfterResolution()
+        writers = {
+            item.conversation_id
+            for item in items
+            if isinstance(item, Line) and item.author_type == "customer"
+        }
+        return await self.threads.after_customer_lines(session, writers)
 
     async def _set_aside(self, letters: DeadLetters, source: str, rejected: Rejected) -> None:
         await letters.put(source, rejected)

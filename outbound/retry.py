@@ -1,4 +1,6 @@
-"""The one retry policy of the connectors' outbound calls (Graph API sends, status reports).
+"""The one retry policy of every outbound call: the connectors' Graph API sends and status
+reports, the service's calls to the connectors, Rasa and webhooks (`handoff/http.py`), the
+actions' survey answers.
 
 Built on `tenacity`: a fixed number of attempts, exponential backoff (doubling from
 `backoff_seconds`), a server's `Retry-After` honoured when the error carries one, capped at
@@ -62,3 +64,31 @@ async def with_retries(
         with attempt:
             return await call()
     raise RuntimeError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+
+class Backoff:
+    """For loops that reconnect for as long as it takes (event sources, the live fan-out):
+    exponential delays between retries (initial, 2·initial, … up to maximum), and whether a
+    failure is worth a warning: the first of a streak and every tenth, so a source that waits
+    for hours (for Rasa's first event, for a broker) does not flood the log."""
+
+    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
+        self._initial = initial
+        self._maximum = maximum
+        self._next = initial
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self._maximum)
+        self.failures += 1
+        return delay
+
+    @property
+    def log_level(self) -> int:
+        """The level for the failure about to be counted by `next_delay`."""
+        return logging.WARNING if self.failures % 10 == 0 else logging.DEBUG
+
+    def reset(self) -> None:
+        self._next = self._initial
+        self.failures = 0
