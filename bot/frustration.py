@@ -60,6 +60,7 @@ _CAPS_WORD = re.compile(r"\b[A-Z][A-Z']+\b")
 _ANY_WORD = re.compile(r"\b[A-Za-z][A-Za-z']+\b")
 _AGAIN_SHOUTED = re.compile(r"\bAGAIN\b")  # "again" alone is ordinary ("please try again")
 _QUOTED = re.compile("\"[^\"]*\"|'[^']{3,}'|\u201c[^\u201d]*\u201d|\u2018[^\u2019]*\u2019")
+_NAMES = re.compile(r"[@#]\w+|https?://\S+")  # handles, hashtags and links are not shouted
 _HEAVY_PUNCTUATION = re.compile(r"[!?]{3,}")
 _REPEATED_PUNCTUATION = re.compile(r"[!?]{2}|\?!|!\?")
 
@@ -97,8 +98,8 @@ class SignalDetector:
         self.names: tuple[str, ...] = (*self._patterns, *TEXT_SHAPE_SIGNALS)
 
     def _capitals(self, text: str) -> set[str]:
-        """Shouting (mostly capitals) or emphasis (a capital word), ignoring quotes, acronyms."""
-        unquoted = _QUOTED.sub(" ", text)
+        """Shouting (mostly capitals) or emphasis (a capital word); quotes, names, acronyms aside."""
+        unquoted = _NAMES.sub(" ", _QUOTED.sub(" ", text))
         shouted = [w for w in _CAPS_WORD.findall(unquoted) if w not in self._acronyms]
         words = len(_ANY_WORD.findall(unquoted))
         if len(shouted) >= _MIN_SHOUTED_WORDS and len(shouted) >= _SHOUTED_SHARE * words:

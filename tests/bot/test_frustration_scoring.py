@@ -127,3 +127,19 @@ def test_labelled_set_keeps_the_quality_reached() -> None:
     assert result.precision >= 0.98
     assert result.recall >= 0.80
     assert result.spearman >= 0.80
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@LUMENCARE is anyone around to help with my order?",
+        "the #WINTERSALE price was lower yesterday, can I get the difference?",
+        "when should I expect my refund to arrive",
+    ],
+)
+def test_names_and_questions_about_timing_are_no_signal(text: str) -> None:
+    assert not SignalDetector().find(text) & {"emphasis", "shouting", "firm_demand"}
+
+
+def test_a_demand_is_still_a_firm_demand() -> None:
+    assert "firm_demand" in SignalDetector().find("I expect a full refund by Friday")
