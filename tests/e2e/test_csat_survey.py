@@ -200,7 +200,13 @@ async def test_whatsapp_after_the_24_hour_window_the_template_asks_and_a_tap_ans
         answer_payload(score) for score in (5, 4, 3, 2, 1)
     ]
     assert not any(QUESTION in line for line in late.received())  # never the free-text list
-    line = (await agent.conversation(pk))["messages"][-1]  # what Dana reads in the transcript
+
+    async def survey_line_sent() -> dict[str, Any] | None:
+        """The survey's last line as Dana reads it, once the Graph API's answer is recorded."""
+        line: dict[str, Any] = (await agent.conversation(pk))["messages"][-1]
+        return line if line["delivery_status"] != "pending" else None
+
+    line = await eventually(survey_line_sent, "the survey line's delivery status")
     assert (line["author_type"], line["delivery_status"]) == ("system", "sent")
     assert "How happy are you with the help our team gave you" in line["text"]
 
