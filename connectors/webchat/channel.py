@@ -40,8 +40,8 @@ from connectors.common.activity_report import ActivityReporter
 from connectors.common.background import BackgroundTasks
 from connectors.common.deliver import DeliverRequest, deliver_error, serve_delivery
 from connectors.common.deliveries import DeliveryLedger
+from connectors.common.inbox import DEFAULT_LEASE_SECONDS, Inbox
 from connectors.common.pii import masked_messages
-from connectors.common.seen import SeenMessages
 from connectors.common.status_report import HandoffEndpoint
 from connectors.webchat.frames import (
     CustomerMessage,
@@ -73,6 +73,7 @@ STATIC_FILES = {
 # Websocket close codes (4000-4999 are for applications); the widget does not retry these.
 CLOSE_BAD_SESSION = 4400
 CLOSE_FORBIDDEN_ORIGIN = 4403
+REPLAY_SECONDS = 10.0  # how often a process looks for accepted messages whose turn died
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -89,15 +90,17 @@ class WebChatInput(InputChannel):
         bot_name: str = DEFAULT_BOT_NAME,
         fanout_url: str | None = None,
         handoff: HandoffEndpoint | None = None,
+        inbox_lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self.deliver_token = deliver_token
         self.allowed_origins = allowed_origins
         self.tasks = BackgroundTasks()
         activity = ActivityReporter(handoff, self.tasks, CHANNEL) if handoff else None
         self.hub = ConnectionHub(FrameRelay(fanout_url) if fanout_url else None, activity)
-        self.seen = SeenMessages(state_path)
+        self.inbox = Inbox(state_path, CHANNEL, inbox_lease_seconds)
         self.ledger = DeliveryLedger(state_path, CHANNEL)
         self.output = WebChatOutput(self.hub, bot_name, bot_marker)
+        self._replaying: asyncio.Task[None] | None = None
         # One bot turn at a time per conversation, in the order the customer sent them.
         self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -109,13 +112,14 @@ class WebChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
-        """Keys: ``deliver_token`` (required), ``state_path`` (SQLite file remembering processed
-        message ids), ``allowed_origins`` (list or comma-separated origins allowed to open the
+        """Keys: ``deliver_token`` (required), ``state_path`` (SQLite file of accepted messages
+        and deliveries), ``allowed_origins`` (list or comma-separated origins allowed to open the
         websocket; default any), ``bot_marker`` (text prefix for bot lines; default off, the
         widget shows a badge), ``bot_name``, ``fanout_url`` (a ``redis://`` URL shared by every
         Rasa process of the deployment; default none: one process), ``handoff_url`` and
         ``handoff_token`` (the handoff service, told whether the customer is online, typing or
-        gone; default none: not told)."""
+        gone; default none: not told), ``inbox_lease_seconds`` (how long an accepted message's
+        turn may run before another process runs it again; default 120, `Inbox`)."""
         if not credentials:
             raise RasaException(
                 f"To use the {cls.name()} input channel, give it its keys in credentials.yml."
@@ -134,6 +138,9 @@ class WebChatInput(InputChannel):
             bot_name=credentials.get("bot_name") or DEFAULT_BOT_NAME,
             fanout_url=_fanout_url(credentials.get("fanout_url")),
             handoff=HandoffEndpoint.from_credentials(credentials),
+            inbox_lease_seconds=float(
+                credentials.get("inbox_lease_seconds") or DEFAULT_LEASE_SECONDS
+            ),
         )
 
     def get_output_channel(self) -> WebChatOutput:
@@ -149,11 +156,14 @@ class WebChatInput(InputChannel):
             bp.add_route(_static_handler(filename, mime_type), uri, methods=["GET"])
 
         @bp.listener("after_server_start")
-        async def start_hub(_app: Any, _loop: Any) -> None:
+        async def start_hub(app: Any, _loop: Any) -> None:
             await self.hub.start()
+            self._replaying = asyncio.create_task(self._replay_forever(app, on_new_message))
 
         @bp.listener("before_server_stop")
         async def close_hub(_app: Any, _loop: Any) -> None:
+            if self._replaying is not None:
+                self._replaying.cancel()
             await self.hub.close()
 
         @bp.websocket("/ws")
@@ -177,7 +187,7 @@ class WebChatInput(InputChannel):
         lang = language(request.args.get("lang"))
         await self.hub.add(conversation_id, ws)
         try:
-            events = await _tracker_events(request, conversation_id)
+            events = await _tracker_events(request.app, conversation_id)
             history = history_frame(
                 events, bot_name=self.output.bot_name, bot_marker=self.output.bot_marker
             )
@@ -194,8 +204,8 @@ class WebChatInput(InputChannel):
                     self.hub.customer_typing(conversation_id, frame.on)
                 elif isinstance(frame, CustomerMessage):
                     # Shielded: Sanic cancels this handler when the tab closes, and a message
-                    # recorded as seen but never handed to the bot would be lost for good (the
-                    # widget's re-send counts as a duplicate).
+                    # accepted but never handed to the bot would wait for the inbox's replay
+                    # (the widget's re-send counts as a duplicate).
                     await asyncio.shield(
                         self._accept(conversation_id, lang, frame, ws, on_new_message)
                     )
@@ -213,7 +223,8 @@ class WebChatInput(InputChannel):
         on_new_message: OnNewMessage,
     ) -> None:
         """Show the line in every tab and start the bot's turn, once per client_id: a widget that
-        re-sends after a reconnect only gets the line back as an acknowledgement."""
+        re-sends after a reconnect only gets the line back as an acknowledgement. The echo (the
+        widget's acknowledgement) goes out only once the message is in the inbox."""
         echo = message_frame(
             line_id=message.client_id,
             author_type="customer",
@@ -221,12 +232,50 @@ class WebChatInput(InputChannel):
             text=message.display_text,
             at=time.time(),
         )
-        if not await self.seen.first_time(CHANNEL, f"{conversation_id}/{message.client_id}"):
+        body = {"text": message.text, "display_text": message.display_text, "lang": lang}
+        if not await self.inbox.accept(conversation_id, message.client_id, body):
             await ws.send(json.dumps(echo))
             return
         await self.hub.send(conversation_id, echo)
+        self._start_turn(conversation_id, lang, message, on_new_message)
+
+    def _start_turn(
+        self,
+        conversation_id: str,
+        lang: str | None,
+        message: CustomerMessage,
+        on_new_message: OnNewMessage,
+    ) -> None:
         self.hub.turn_started(conversation_id)
         self.tasks.spawn(self._turn(conversation_id, lang, message, on_new_message))
+
+    async def _replay_forever(self, app: Any, on_new_message: OnNewMessage) -> None:
+        """Run again the turns of messages a process accepted and died with (`Inbox`)."""
+        while True:
+            await asyncio.sleep(min(REPLAY_SECONDS, self.inbox.lease_seconds))
+            try:
+                await self.replay_due(app, on_new_message)
+            except Exception:
+                logger.exception("Web chat: replaying accepted messages failed; trying again")
+
+    async def replay_due(self, app: Any, on_new_message: OnNewMessage) -> None:
+        for pending in await self.inbox.take_due():
+            stored = {
+                event.get("message_id")
+                for event in await _tracker_events(app, pending.conversation_id)
+                if event.get("event") == "user"
+            }
+            if pending.message_id in stored:  # its turn stored it, then died before finishing
+                await self.inbox.finish(pending.conversation_id, pending.message_id)
+                continue
+            logger.warning(
+                "Web chat: message %s of %s was accepted but its turn never finished; running it",
+                pending.message_id,
+                pending.conversation_id,
+            )
+            body = pending.body
+            message = CustomerMessage(pending.message_id, body["text"], body["display_text"])
+            self._start_turn(pending.conversation_id, body.get("lang"), message, on_new_message)
 
     async def _turn(
         self,
@@ -255,6 +304,7 @@ class WebChatInput(InputChannel):
                         metadata=metadata,
                     )
                 )
+            await self.inbox.finish(conversation_id, message.client_id)
         except Exception:
             logger.exception("Web chat turn failed for %s", conversation_id)
             failure = FrameError("bot_unavailable", "Sorry, something went wrong. Please retry.")
@@ -278,7 +328,7 @@ class WebChatInput(InputChannel):
         tracker, from which a tab opened later loads it."""
         if getattr(request.app.ctx, "agent", None) is None:
             return deliver_error(503, "rasa_unavailable", "The bot is not ready yet; retry.")
-        events = await _tracker_events(request, req.conversation_id)
+        events = await _tracker_events(request.app, req.conversation_id)
         if not events:
             return deliver_error(
                 404, "unknown_conversation", "There is no web chat conversation with this id."
@@ -324,9 +374,9 @@ def _origins(raw: Any) -> frozenset[str] | None:
     return frozenset(str(item).strip().rstrip("/") for item in items if str(item).strip())
 
 
-async def _tracker_events(request: Request, conversation_id: str) -> list[dict[str, Any]]:
+async def _tracker_events(app: Any, conversation_id: str) -> list[dict[str, Any]]:
     """Every event of the conversation, all sessions (the customer sees their whole history)."""
-    agent = getattr(request.app.ctx, "agent", None)
+    agent = getattr(app.ctx, "agent", None)
     if agent is None or agent.tracker_store is None:
         return []
     tracker = await agent.tracker_store.retrieve_full_tracker(conversation_id)

@@ -13,8 +13,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from rasa.shared.core.events import UserUttered
 from rasa.shared.exceptions import RasaException
 
+from connectors.common.inbox import Inbox
 from connectors.webchat import WebChatInput
 from tests.connectors import serving
 from tests.connectors.browser.webchat_bench import DELIVER_TOKEN, PREFIX, ScriptedBot, webchat_app
@@ -413,15 +415,15 @@ async def test_a_message_sent_just_before_the_tab_closes_still_reaches_the_bot(
 ):
     channel, bot = bench.channel, bench.bot
     recorded = asyncio.Event()
-    first_time = channel.seen.first_time
+    accept = channel.inbox.accept
 
-    async def slow_first_time(*args: Any) -> bool:
-        answer = await first_time(*args)
+    async def slow_accept(*args: Any) -> bool:
+        answer = await accept(*args)
         recorded.set()
         await asyncio.sleep(0.5)  # the tab closes while the channel is still accepting
         return answer
 
-    monkeypatch.setattr(channel.seen, "first_time", slow_first_time)
+    monkeypatch.setattr(channel.inbox, "accept", slow_accept)
     async with open_tab(new_session()) as tab:
         await tab.next("history")
         await tab.say("Are you still there?")
@@ -433,3 +435,52 @@ async def test_a_message_sent_just_before_the_tab_closes_still_reaches_the_bot(
     await channel.tasks.wait_idle()
 
     assert [message.text for message in bot.received] == ["Are you still there?"]
+
+
+def _typed(text: str) -> dict[str, Any]:
+    """An inbox body as the channel writes it for a typed message."""
+    return {"text": text, "display_text": text, "lang": "en"}
+
+
+async def _received_within(bot: ScriptedBot, seconds: float) -> list[str]:
+    for _ in range(int(seconds / 0.05)):
+        if bot.received:
+            break
+        await asyncio.sleep(0.05)
+    return [message.text or "" for message in bot.received]
+
+
+async def test_a_message_accepted_by_a_process_that_died_is_answered_after_its_lease(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    session = new_session()
+    died = Inbox(tmp_path / "webchat.sqlite", "webchat", lease_seconds=0)
+    await died.accept(session, "c-1", _typed("is my order lost?"))
+    app, channel, bot = webchat_app(tmp_path, inbox_lease_seconds="0.2")
+    async with serving(app) as base:
+        assert await _received_within(bot, 10) == ["is my order lost?"]
+        await channel.tasks.wait_idle()
+        async with http.ws_connect(f"{base}{PREFIX}/ws", params={"session": session}) as ws:
+            history = json.loads(await ws.receive_str(timeout=10))
+        await asyncio.sleep(0.5)  # further replay rounds find nothing to do
+    assert [line["text"] for line in history["messages"]] == [
+        "is my order lost?",
+        "You said: is my order lost?",
+    ]
+    assert len(bot.received) == 1
+
+
+async def test_a_message_its_turn_stored_before_the_process_died_is_not_run_twice(
+    tmp_path: Path,
+) -> None:
+    session = new_session()
+    app, _, bot = webchat_app(tmp_path, inbox_lease_seconds="0.2")
+    tracker = await bot.agent.tracker_store.get_or_create_tracker(session)
+    tracker.update(UserUttered("where is my parcel", message_id="c-2"))
+    await bot.agent.tracker_store.save(tracker)
+    died = Inbox(tmp_path / "webchat.sqlite", "webchat", lease_seconds=0)
+    await died.accept(session, "c-2", _typed("where is my parcel"))
+    async with serving(app):
+        await asyncio.sleep(1.0)  # several replay rounds
+    assert bot.received == []
+    assert await Inbox(tmp_path / "webchat.sqlite", "webchat", lease_seconds=0).take_due() == []
