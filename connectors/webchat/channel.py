@@ -41,7 +41,7 @@ from connectors.common.background import BackgroundTasks
 from connectors.common.deliver import DeliverRequest, deliver_error, serve_delivery
 from connectors.common.deliveries import DeliveryLedger
 from connectors.common.inbox import DEFAULT_LEASE_SECONDS, Inbox
-from connectors.common.pii import masked_messages
+from connectors.common.pii import load_rules, masked_messages, rules_path
 from connectors.common.status_report import HandoffEndpoint
 from connectors.webchat.frames import (
     CustomerMessage,
@@ -98,6 +98,7 @@ class WebChatInput(InputChannel):
         activity = ActivityReporter(handoff, self.tasks, CHANNEL) if handoff else None
         self.hub = ConnectionHub(FrameRelay(fanout_url) if fanout_url else None, activity)
         self.inbox = Inbox(state_path, CHANNEL, inbox_lease_seconds)
+        self._pii = load_rules(rules_path())  # the inbox keeps only what Rasa may keep
         self.ledger = DeliveryLedger(state_path, CHANNEL)
         self.output = WebChatOutput(self.hub, bot_name, bot_marker)
         self._replaying: asyncio.Task[None] | None = None
@@ -232,7 +233,11 @@ class WebChatInput(InputChannel):
             text=message.display_text,
             at=time.time(),
         )
-        body = {"text": message.text, "display_text": message.display_text, "lang": lang}
+        body = {
+            "text": self._pii.mask(message.text),
+            "display_text": self._pii.mask(message.display_text),
+            "lang": lang,
+        }
         if not await self.inbox.accept(conversation_id, message.client_id, body):
             await ws.send(json.dumps(echo))
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -484,3 +485,12 @@ async def test_a_message_its_turn_stored_before_the_process_died_is_not_run_twic
         await asyncio.sleep(1.0)  # several replay rounds
     assert bot.received == []
     assert await Inbox(tmp_path / "webchat.sqlite", "webchat", lease_seconds=0).take_due() == []
+
+
+async def test_the_inbox_keeps_a_card_number_masked(open_tab, bench, tmp_path):
+    async with open_tab(new_session()) as tab:
+        await tab.next("history")
+        await tab.say("my card is 4242 4242 4242 4242")
+        await tab.bot_reply()
+    stored = sqlite3.connect(tmp_path / "webchat.sqlite").execute("SELECT body FROM inbox")
+    assert [json.loads(body)["text"] for (body,) in stored] == ["my card is [card ending 4242]"]
