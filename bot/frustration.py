@@ -98,7 +98,7 @@ class SignalDetector:
         self.names: tuple[str, ...] = (*self._patterns, *TEXT_SHAPE_SIGNALS)
 
     def _capitals(self, text: str) -> set[str]:
-        """Shouting (mostly capitals) or emphasis (a capital word); quotes, names, acronyms aside."""
+        """Shouting (mostly capitals) or emphasis (a capital word), apart from quotes and names."""
         unquoted = _NAMES.sub(" ", _QUOTED.sub(" ", text))
         shouted = [w for w in _CAPS_WORD.findall(unquoted) if w not in self._acronyms]
         words = len(_ANY_WORD.findall(unquoted))
