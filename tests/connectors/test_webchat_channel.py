@@ -429,10 +429,7 @@ async def test_a_message_sent_just_before_the_tab_closes_still_reaches_the_bot(
         await tab.next("history")
         await tab.say("Are you still there?")
         await recorded.wait()
-    for _ in range(100):
-        if bot.received:
-            break
-        await asyncio.sleep(0.05)
+    await _received_within(bot, 5)
     await channel.tasks.wait_idle()
 
     assert [message.text for message in bot.received] == ["Are you still there?"]
