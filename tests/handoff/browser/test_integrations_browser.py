@@ -164,7 +164,9 @@ def test_an_admin_registers_a_webhook_sees_its_secret_once_and_its_delivery_log(
         "the new endpoint's secret is not shown",
     )
     assert secret.startswith("whsec_")
-    assert "CRM <sync>" in console.text_of("#webhooks-list")
+    console.until(  # the list reloads after the secret is shown
+        lambda: "CRM <sync>" in console.text_of("#webhooks-list"), "the endpoint is not listed"
+    )
 
     service.intake(handoff_request())
 
