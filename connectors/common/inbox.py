@@ -6,7 +6,8 @@ once its lease runs out, any process sharing the file takes it (`take_due`) and 
 again, so an acknowledged message is not lost. The caller checks the tracker before replaying
 (Rasa keeps the channel's message id on the user event): a turn that stored the message but
 died before `finish` is not run twice. The lease must outlast the slowest turn, or a turn still
-running would be replayed beside itself.
+running would be replayed beside itself. A finished message keeps only its ids; one whose
+turn failed `MAX_ATTEMPTS` times keeps its body for a person to look at.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,27 +61,50 @@ class Inbox:
 
     async def accept(self, conversation_id: str, message_id: str, body: dict[str, Any]) -> bool:
         """Store the message, leased to this process; False if it was accepted before."""
+        return bool(await self.accept_all([(conversation_id, message_id, body)]))
+
+    async def accept_all(self, messages: Sequence[tuple[str, str, dict[str, Any]]]) -> set[str]:
+        """Store (conversation id, message id, body) triples in one transaction, leased to this
+        process; the message ids not accepted before."""
 
         now, lease = time.time(), self.lease_seconds
 
-        def insert(conn: sqlite3.Connection) -> bool:
+        def insert(conn: sqlite3.Connection) -> set[str]:
             conn.execute(_SCHEMA)
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO inbox (channel, conversation_id, message_id, body, "
-                "accepted_at, leased_until) VALUES (?, ?, ?, ?, ?, ?)",
-                (self.channel, conversation_id, message_id, json.dumps(body), now, now + lease),
-            )
-            return cursor.rowcount == 1
+            fresh = set()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for conversation_id, message_id, body in messages:
+                    cursor = conn.execute(
+                        "INSERT OR IGNORE INTO inbox (channel, conversation_id, message_id, "
+                        "body, accepted_at, leased_until) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            self.channel,
+                            conversation_id,
+                            message_id,
+                            json.dumps(body),
+                            now,
+                            now + lease,
+                        ),
+                    )
+                    if cursor.rowcount == 1:
+                        fresh.add(message_id)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return fresh
 
         return await sqlite.run(self.path, insert)
 
     async def finish(self, conversation_id: str, message_id: str) -> None:
-        """The turn stored the message: it is never replayed."""
+        """The turn stored the message: it is never replayed, and only its ids are kept (to
+        recognise a re-send)."""
 
         def update(conn: sqlite3.Connection) -> None:
             conn.execute(_SCHEMA)
             conn.execute(
-                "UPDATE inbox SET done = 1 "
+                "UPDATE inbox SET done = 1, body = '{}' "
                 "WHERE channel = ? AND conversation_id = ? AND message_id = ?",
                 (self.channel, conversation_id, message_id),
             )

@@ -1,7 +1,7 @@
 """The one webhook base of the Meta channels (WhatsApp Cloud API, Messenger).
 
 A channel subclasses `MetaWebhookInput` and says how to read its events (`parse_events`), what
-identifies a customer message (`event_id`), what to do with one event (`handle_event`), how to
+identifies a customer message (`message_key`), what to do with one event (`handle_event`), how to
 send an agent's line (`send_delivery`) and how to open a customer's media file (`open_media`).
 The routes, mounted by Rasa under ``/webhooks/<channel>/``, are written once, here:
 
@@ -9,9 +9,13 @@ The routes, mounted by Rasa under ``/webhooks/<channel>/``, are written once, he
 - ``GET /webhook``: Meta's subscription check, the verify token compared in constant time;
   403 ``invalid_verify_token`` otherwise;
 - ``POST /webhook``: 403 ``invalid_signature`` on a missing or wrong ``X-Hub-Signature-256``
-  (HMAC-SHA256 over the raw body), 4xx on a body that is not this channel's webhook, else 200 at
-  once; every event of every entry is then handled in order in a background task, each message
-  id once ever (Meta retries), and a failing event never keeps the others from being handled;
+  (HMAC-SHA256 over the raw body), 4xx on a body that is not this channel's webhook, else 200
+  once its customer messages are in the channel's `Inbox` (503 if they could not be stored:
+  Meta retries). Every event of every entry is then handled in order in a background task, each
+  message id once ever (Meta retries too), and a failing event never keeps the others from being
+  handled. A customer message whose turn did not finish (the process died, Rasa failed) is run
+  again after the inbox's lease, by any process sharing the state file (`connectors.common.turns`);
+  delivery statuses and receipts are not kept there (a later status supersedes a lost one);
 - ``POST /deliver``: agent and system lines from the handoff service
   (`connectors.common.deliver.serve_delivery`: bearer token, the one answer for a wrong channel,
   each message id sent at most once);
@@ -23,9 +27,10 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.shared.core.constants import IS_EXTERNAL
@@ -45,15 +50,15 @@ from connectors.common.deliver import (
 )
 from connectors.common.deliveries import DeliveryLedger
 from connectors.common.graph import GraphApiError, GraphClient, MediaDownload
+from connectors.common.inbox import Inbox, Pending
 from connectors.common.limits import WEBHOOK_MAX_BYTES
 from connectors.common.pii import masked_messages
 from connectors.common.safe_json import JsonRejected, parse_json
-from connectors.common.seen import SeenMessages
 from connectors.common.signature import verify_meta_signature
+from connectors.common.turns import OnNewMessage, Replayer, unless_stored
 
 logger = logging.getLogger(__name__)
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 EXTERNAL_PREFIX = "EXTERNAL: "  # Rasa's text for an intent triggered through its HTTP API
 
 
@@ -65,6 +70,13 @@ class UnknownMedia(LookupError):
     """No attachment of this channel has this media id."""
 
 
+class MessageKey(NamedTuple):
+    """What identifies a customer message in the inbox."""
+
+    sender: str  # the channel's id of the customer (WhatsApp's wa_id, Messenger's PSID)
+    message_id: str  # the channel's message id (Meta's wamid / mid)
+
+
 class WebhookSettings(Protocol):
     @property
     def verify_token(self) -> str: ...
@@ -74,6 +86,8 @@ class WebhookSettings(Protocol):
     def deliver_token(self) -> str: ...
     @property
     def state_path(self) -> Path: ...
+    @property
+    def inbox_lease_seconds(self) -> float: ...
 
 
 class MetaWebhookInput(InputChannel):
@@ -85,7 +99,8 @@ class MetaWebhookInput(InputChannel):
     def __init__(self, settings: WebhookSettings, client: GraphClient) -> None:
         self.webhook_settings = settings
         self.client = client
-        self.seen = SeenMessages(settings.state_path)
+        self.inbox = Inbox(settings.state_path, self.channel, settings.inbox_lease_seconds)
+        self.replayer = Replayer(self.inbox, self.service)
         self.ledger = DeliveryLedger(settings.state_path, self.channel)
         self.tasks = BackgroundTasks()
 
@@ -100,8 +115,8 @@ class MetaWebhookInput(InputChannel):
         this channel's webhook."""
         raise NotImplementedError
 
-    def event_id(self, event: Any) -> str | None:
-        """The channel's message id of a customer message (handled once ever), else None."""
+    def message_key(self, event: Any) -> MessageKey | None:
+        """The key of a customer message (kept in the inbox, handled once ever), else None."""
         raise NotImplementedError
 
     async def handle_event(self, event: Any, on_new_message: OnNewMessage, app: Sanic) -> None:
@@ -130,7 +145,7 @@ class MetaWebhookInput(InputChannel):
 
         @bp.post("/webhook")
         async def receive(request: Request) -> HTTPResponse:
-            return self.receive(request, on_new_message)
+            return await self.receive(request, on_new_message)
 
         @bp.post("/deliver")
         async def deliver(request: Request) -> HTTPResponse:
@@ -145,6 +160,15 @@ class MetaWebhookInput(InputChannel):
         @bp.get("/media/<media_id>")
         async def media(request: Request, media_id: str) -> HTTPResponse | None:
             return await self.serve_media(request, media_id)
+
+        @bp.listener("after_server_start")
+        async def start_replaying(app: Sanic, _loop: Any) -> None:
+            replayed = unless_stored(app, on_new_message)
+            self.replayer.start(lambda pending: self.replay(pending, replayed, app))
+
+        @bp.listener("before_server_stop")
+        async def stop_replaying(*_: Any) -> None:
+            self.replayer.stop()
 
         @bp.listener("after_server_stop")
         async def close_client(*_: Any) -> None:
@@ -165,7 +189,7 @@ class MetaWebhookInput(InputChannel):
             return response.text(str(challenge))
         return deliver_error(403, "invalid_verify_token", "The verify token does not match.")
 
-    def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+    async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
         raw = request.body or b""
         signature = request.headers.get("X-Hub-Signature-256")
         if not verify_meta_signature(raw, signature, self.webhook_settings.app_secret):
@@ -180,23 +204,54 @@ class MetaWebhookInput(InputChannel):
             return deliver_error(
                 400, "malformed_payload", f"Not a {self.service} webhook: {error}."
             )
-        self.tasks.spawn(self.handle_all(events, on_new_message, request.app))
+        keyed = [(event, self.message_key(event)) for event in events]
+        kept = {"webhook": payload}  # a replay parses it again and takes its own message
+        try:
+            fresh = await self.inbox.accept_all(
+                [(key.sender, key.message_id, kept) for _, key in keyed if key is not None]
+            )
+        except sqlite3.Error:
+            logger.exception("%s webhook not stored; Meta will send it again", self.service)
+            return deliver_error(503, "not_stored", "The messages could not be stored.")
+        self.tasks.spawn(self.handle_all(keyed, fresh, on_new_message, request.app))
         return response.json({"status": "received"})
 
     async def handle_all(
-        self, events: Sequence[Any], on_new_message: OnNewMessage, app: Sanic
+        self,
+        keyed: Sequence[tuple[Any, MessageKey | None]],
+        fresh: set[str],
+        on_new_message: OnNewMessage,
+        app: Sanic,
     ) -> None:
-        """Each event in order; the webhook is already acknowledged, so a failing event is
-        logged and the rest of the batch (often other customers' messages) still handled."""
-        for event in events:
-            message_id = self.event_id(event)
-            if message_id is not None and not await self.seen.first_time(self.channel, message_id):
-                logger.info("%s message %s already handled; ignored", self.service, message_id)
+        """Each event in order, but the customer messages accepted before (Meta's retries); the
+        webhook is already acknowledged, so a failing event is logged and the rest of the batch
+        (often other customers' messages) still handled."""
+        for event, key in keyed:
+            if key is not None and key.message_id not in fresh:
+                logger.info("%s message %s already handled; ignored", self.service, key.message_id)
                 continue
-            try:
-                await self.handle_event(event, on_new_message, app)
-            except Exception:
-                logger.exception("%s event %s could not be handled", self.service, message_id)
+            await self.handle_one(event, key, on_new_message, app)
+
+    async def handle_one(
+        self, event: Any, key: MessageKey | None, on_new_message: OnNewMessage, app: Sanic
+    ) -> None:
+        """A customer message leaves the inbox only once its turn ran to the end: one that
+        failed stays, and is run again after the lease."""
+        try:
+            await self.handle_event(event, on_new_message, app)
+        except Exception:
+            message_id = None if key is None else key.message_id
+            logger.exception("%s event %s could not be handled", self.service, message_id)
+            return
+        if key is not None:
+            await self.inbox.finish(key.sender, key.message_id)
+
+    async def replay(self, pending: Pending, on_new_message: OnNewMessage, app: Sanic) -> None:
+        for event in self.parse_events(pending.body["webhook"]):
+            key = self.message_key(event)
+            if key is not None and key.message_id == pending.message_id:
+                await self.handle_one(event, key, on_new_message, app)
+                return
 
     async def serve_media(self, request: Request, media_id: str) -> HTTPResponse | None:
         try:

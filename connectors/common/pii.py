@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 from rasa.core.channels.channel import UserMessage
 
+from connectors.common.turns import OnNewMessage
 from contracts import pii
 from contracts.config_check import check_file
 from contracts.pii import PiiConfigError, RuleSet
@@ -29,8 +29,6 @@ RULES_PATH_ENV = "PII_RULES_PATH"
 # Customer-written texts that channels also copy into the message metadata: the shown text, the
 # captions of attachments (connectors.common.attachments) and a WhatsApp Flow's answers.
 METADATA_TEXTS = ("display_text",)
-
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 def rules_path() -> Path:

@@ -2,7 +2,7 @@
 
 Routes (Rasa mounts them under ``/webhooks/messenger``) come from the shared Meta webhook base
 (`connectors.common.meta_webhook`): ``GET /webhook`` (subscription check), ``POST /webhook``
-(signed events, 200 at once, handled in the background, each message once), ``POST /deliver``
+(signed events, 200 once in the inbox, handled in the background, each message once), ``POST /deliver``
 (agent and system lines, sent within Messenger's messaging window, connectors.messenger.window)
 and ``GET /media/<media_id>`` (an attachment the customer sent).
 """
@@ -23,9 +23,11 @@ from sanic.response import HTTPResponse
 
 from connectors.common.deliver import DeliverRequest, customer_facing_text, deliver_error
 from connectors.common.graph import DEFAULT_GRAPH_URL, GraphApiError, MediaDownload
+from connectors.common.inbox import DEFAULT_LEASE_SECONDS
 from connectors.common.limits import MEDIA_MAX_BYTES
 from connectors.common.markers import DEFAULT_BOT_MARKER
 from connectors.common.meta_webhook import (
+    MessageKey,
     MetaWebhookInput,
     OnNewMessage,
     UnknownMedia,
@@ -63,6 +65,7 @@ class MessengerSettings:
     bot_marker: str | None = DEFAULT_BOT_MARKER
     state_path: Path = DEFAULT_STATE_PATH
     handoff: HandoffEndpoint | None = None  # where delivery statuses are reported too
+    inbox_lease_seconds: float = DEFAULT_LEASE_SECONDS  # `connectors.common.inbox`
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any]) -> MessengerSettings:
@@ -78,6 +81,9 @@ class MessengerSettings:
             bot_marker=credentials.get("bot_marker", DEFAULT_BOT_MARKER),
             state_path=Path(credentials.get("state_path") or DEFAULT_STATE_PATH),
             handoff=HandoffEndpoint.from_credentials(credentials),
+            inbox_lease_seconds=float(
+                credentials.get("inbox_lease_seconds") or DEFAULT_LEASE_SECONDS
+            ),
         )
 
 
@@ -110,8 +116,8 @@ class MessengerInput(MetaWebhookInput):
     def parse_events(self, payload: Any) -> Sequence[MessengerEvent]:
         return parse_webhook(payload)
 
-    def event_id(self, event: Any) -> str | None:
-        return event.mid if isinstance(event, CustomerMessage) else None
+    def message_key(self, event: Any) -> MessageKey | None:
+        return MessageKey(event.psid, event.mid) if isinstance(event, CustomerMessage) else None
 
     async def handle_event(self, event: Any, on_new_message: OnNewMessage, app: Sanic) -> None:
         if isinstance(event, CustomerMessage):

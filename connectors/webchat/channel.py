@@ -25,7 +25,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,9 +40,10 @@ from connectors.common.activity_report import ActivityReporter
 from connectors.common.background import BackgroundTasks
 from connectors.common.deliver import DeliverRequest, deliver_error, serve_delivery
 from connectors.common.deliveries import DeliveryLedger
-from connectors.common.inbox import DEFAULT_LEASE_SECONDS, Inbox
+from connectors.common.inbox import DEFAULT_LEASE_SECONDS, Inbox, Pending
 from connectors.common.pii import load_rules, masked_messages, rules_path
 from connectors.common.status_report import HandoffEndpoint
+from connectors.common.turns import OnNewMessage, Replayer, unless_stored
 from connectors.webchat.frames import (
     CustomerMessage,
     CustomerTyping,
@@ -73,9 +74,6 @@ STATIC_FILES = {
 # Websocket close codes (4000-4999 are for applications); the widget does not retry these.
 CLOSE_BAD_SESSION = 4400
 CLOSE_FORBIDDEN_ORIGIN = 4403
-REPLAY_SECONDS = 10.0  # how often a process looks for accepted messages whose turn died
-
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 class WebChatInput(InputChannel):
@@ -101,7 +99,7 @@ class WebChatInput(InputChannel):
         self._pii = load_rules(rules_path())  # the inbox keeps only what Rasa may keep
         self.ledger = DeliveryLedger(state_path, CHANNEL)
         self.output = WebChatOutput(self.hub, bot_name, bot_marker)
-        self._replaying: asyncio.Task[None] | None = None
+        self.replayer = Replayer(self.inbox, "Web chat")
         # One bot turn at a time per conversation, in the order the customer sent them.
         self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -159,12 +157,12 @@ class WebChatInput(InputChannel):
         @bp.listener("after_server_start")
         async def start_hub(app: Any, _loop: Any) -> None:
             await self.hub.start()
-            self._replaying = asyncio.create_task(self._replay_forever(app, on_new_message))
+            replayed = unless_stored(app, on_new_message)
+            self.replayer.start(lambda pending: self._replay(pending, replayed))
 
         @bp.listener("before_server_stop")
         async def close_hub(_app: Any, _loop: Any) -> None:
-            if self._replaying is not None:
-                self._replaying.cancel()
+            self.replayer.stop()
             await self.hub.close()
 
         @bp.websocket("/ws")
@@ -254,33 +252,10 @@ class WebChatInput(InputChannel):
         self.hub.turn_started(conversation_id)
         self.tasks.spawn(self._turn(conversation_id, lang, message, on_new_message))
 
-    async def _replay_forever(self, app: Any, on_new_message: OnNewMessage) -> None:
-        """Run again the turns of messages a process accepted and died with (`Inbox`)."""
-        while True:
-            await asyncio.sleep(min(REPLAY_SECONDS, self.inbox.lease_seconds))
-            try:
-                await self.replay_due(app, on_new_message)
-            except Exception:
-                logger.exception("Web chat: replaying accepted messages failed; trying again")
-
-    async def replay_due(self, app: Any, on_new_message: OnNewMessage) -> None:
-        for pending in await self.inbox.take_due():
-            stored = {
-                event.get("message_id")
-                for event in await _tracker_events(app, pending.conversation_id)
-                if event.get("event") == "user"
-            }
-            if pending.message_id in stored:  # its turn stored it, then died before finishing
-                await self.inbox.finish(pending.conversation_id, pending.message_id)
-                continue
-            logger.warning(
-                "Web chat: message %s of %s was accepted but its turn never finished; running it",
-                pending.message_id,
-                pending.conversation_id,
-            )
-            body = pending.body
-            message = CustomerMessage(pending.message_id, body["text"], body["display_text"])
-            self._start_turn(pending.conversation_id, body.get("lang"), message, on_new_message)
+    async def _replay(self, pending: Pending, on_new_message: OnNewMessage) -> None:
+        body = pending.body
+        message = CustomerMessage(pending.message_id, body["text"], body["display_text"])
+        self._start_turn(pending.conversation_id, body.get("lang"), message, on_new_message)
 
     async def _turn(
         self,

@@ -2,7 +2,7 @@
 
 Routes under /webhooks/whatsapp/ come from the shared Meta webhook base
 (`connectors.common.meta_webhook`): `GET /webhook` (verification), `POST /webhook` (signed event
-batches: 200 at once, processed in the background), `POST /deliver` (agent and system lines),
+batches: 200 once in the inbox, processed in the background), `POST /deliver` (agent and system lines),
 `GET /media/<media_id>` (a customer's media file, for the handoff service) and `GET /` (health).
 Messages for another business number (`phone_number_id`) are logged and left alone.
 """
@@ -23,7 +23,12 @@ from connectors.common.deliver import DeliverRequest
 from connectors.common.graph import GraphApiError, MediaDownload
 from connectors.common.limits import MEDIA_MAX_BYTES
 from connectors.common.markers import mark_bot_text
-from connectors.common.meta_webhook import MalformedWebhook, MetaWebhookInput, OnNewMessage
+from connectors.common.meta_webhook import (
+    MalformedWebhook,
+    MessageKey,
+    MetaWebhookInput,
+    OnNewMessage,
+)
 from connectors.common.status_report import (
     HandoffEndpoint,
     ReportingStatusSink,
@@ -89,8 +94,10 @@ class WhatsAppInput(MetaWebhookInput):
             raise MalformedWebhook(f'expected a JSON object with "object": "{WEBHOOK_OBJECT}"')
         return parse_webhook(payload).events()
 
-    def event_id(self, event: Any) -> str | None:
-        return event.message_id if isinstance(event, InboundMessage) else None
+    def message_key(self, event: Any) -> MessageKey | None:
+        if isinstance(event, InboundMessage):
+            return MessageKey(event.wa_id, event.message_id)
+        return None
 
     async def handle_event(self, event: Any, on_new_message: OnNewMessage, app: Sanic) -> None:
         if isinstance(event, StatusUpdate):

@@ -10,6 +10,7 @@ from rasa.shared.exceptions import RasaException
 
 from connectors.common.deliver import DEFAULT_BRAND
 from connectors.common.graph import DEFAULT_GRAPH_URL
+from connectors.common.inbox import DEFAULT_LEASE_SECONDS
 from connectors.common.markers import DEFAULT_BOT_MARKER
 
 REQUIRED_KEYS = ("verify_token", "app_secret", "access_token", "phone_number_id", "deliver_token")
@@ -31,6 +32,7 @@ class WhatsAppSettings:
     bot_marker: str = DEFAULT_BOT_MARKER
     state_path: Path = DEFAULT_STATE_PATH
     brand: str = DEFAULT_BRAND
+    inbox_lease_seconds: float = DEFAULT_LEASE_SECONDS  # `connectors.common.inbox`
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WhatsAppSettings:
@@ -49,5 +51,7 @@ class WhatsAppSettings:
             optional["bot_marker"] = str(credentials["bot_marker"])
         if credentials.get("state_path"):
             optional["state_path"] = Path(credentials["state_path"])
+        if credentials.get("inbox_lease_seconds"):
+            optional["inbox_lease_seconds"] = float(credentials["inbox_lease_seconds"])
         required: dict[str, Any] = {key: str(credentials[key]) for key in REQUIRED_KEYS}
         return cls(**required, **optional)

@@ -1,4 +1,4 @@
-"""The WhatsApp connector's own state, in the same SQLite file as SeenMessages.
+"""The WhatsApp connector's own state, in the same SQLite file as the inbox.
 
 - when each customer last wrote (the 24-hour customer service window),
 - delivery statuses of messages we sent (`StatusSink`; also reported to the handoff service),

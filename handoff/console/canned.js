@@ -106,11 +106,7 @@ function onCannedSearchKey(event) {
 
 async function openCannedLibrary() {
   closeCannedPicker({ focusComposer: false });
-  fill(
-    $("canned-form-team"),
-    h("option", { value: "" }, "Every team"),
-    state.teams.map((team) => h("option", { value: team.id }, capitalise(team.name))),
-  );
+  fill($("canned-form-team"), h("option", { value: "" }, "Every team"), await teamOptions());
   editCanned(null);
   await Promise.all([loadCannedLibrary(), loadProposals()]);
   $("canned-dialog").showModal();

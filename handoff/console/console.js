@@ -59,6 +59,7 @@ const state = {
   arrived: new Set(), // arrived live, highlight not shown yet
   slaWarned: new Set(),
   teams: [],
+  teamsLoaded: Promise.resolve(), // the sign-in's first load of the teams
   agents: [],
   clockOffset: 0,
   ws: null,
@@ -251,7 +252,8 @@ async function startWorkspace() {
   $("app").hidden = false;
   $("me-name").textContent = `${state.me.name} · ${state.me.role}`;
   connect();
-  await Promise.all([loadQueue(), loadTeams()]);
+  state.teamsLoaded = loadTeams();
+  await Promise.all([loadQueue(), state.teamsLoaded]);
   if (!openLinkedConversation()) focusSelectedRow();
 }
 
@@ -303,6 +305,15 @@ async function loadQueue({ more = false } = {}) {
   renderQueue();
 }
 
+const teamOptionsNow = () =>
+  state.teams.map((team) => h("option", { value: team.id }, capitalise(team.name)));
+
+// The dialogs that list teams wait for the sign-in's load: a click can come before it answers.
+async function teamOptions() {
+  await state.teamsLoaded;
+  return teamOptionsNow();
+}
+
 async function loadTeams() {
   try {
     state.teams = (await api("GET", "/teams")).teams;
@@ -310,11 +321,7 @@ async function loadTeams() {
     showError("queue-error", error.message);
   }
   const select = $("filter-team");
-  fill(
-    select,
-    h("option", { value: "" }, "All teams"),
-    state.teams.map((team) => h("option", { value: team.id }, capitalise(team.name))),
-  );
+  fill(select, h("option", { value: "" }, "All teams"), teamOptionsNow());
   select.value = state.team;
   renderQueue(); // rows show the teams' names
 }
@@ -970,10 +977,7 @@ async function openTransfer() {
       return h("option", { value: a.id }, label);
     }),
   );
-  fill(
-    $("transfer-team"),
-    state.teams.map((team) => h("option", { value: team.id }, capitalise(team.name))),
-  );
+  fill($("transfer-team"), await teamOptions());
   $("transfer-team").value = c.team ?? "";
   syncTransferTarget();
   $("transfer-dialog").showModal();

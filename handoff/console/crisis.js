@@ -20,11 +20,8 @@ function crisisFilter() {
   return filter;
 }
 
-function openCrisis() {
-  fill(
-    $("crisis-team"),
-    state.teams.map((team) => h("option", { value: team.id }, capitalise(team.name))),
-  );
+async function openCrisis() {
+  fill($("crisis-team"), await teamOptions());
   crisis.last = null;
   $("crisis-undo").hidden = true;
   $("crisis-confirm").hidden = true;

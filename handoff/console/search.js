@@ -5,12 +5,8 @@
 
 const search = { next: null, params: null };
 
-function openSearch() {
-  fill(
-    $("search-team"),
-    h("option", { value: "" }, "Any team"),
-    state.teams.map((team) => h("option", { value: team.id }, capitalise(team.name))),
-  );
+async function openSearch() {
+  fill($("search-team"), h("option", { value: "" }, "Any team"), await teamOptions());
   $("search-dialog").showModal();
   $("search-text").focus();
 }

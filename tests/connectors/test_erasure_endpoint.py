@@ -20,7 +20,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 
 from actions.clients.handoff_intake import HandoffOutbox
 from connectors.common.deliveries import DeliveryLedger
-from connectors.common.seen import SeenMessages
+from connectors.common.inbox import Inbox
 from connectors.erasure import ErasureInput
 from connectors.messenger.parsing import Receipt
 from connectors.messenger.state import ConversationState
@@ -66,7 +66,7 @@ class Bot:
         )
         await store.save(tracker)
         state = self.workdir / "connectors.sqlite3"
-        await SeenMessages(state).first_time("whatsapp", f"wamid.in-{sender}-{n}")
+        await Inbox(state, "whatsapp").accept(sender, f"wamid.in-{sender}-{n}", {"text": "4111"})
         whatsapp = WhatsAppState(state)
         await whatsapp.record_inbound(sender, time.time())
         await whatsapp.record(StatusUpdate(f"wamid.out-{sender}-{n}", "read", sender, time.time()))
@@ -82,7 +82,7 @@ class Bot:
         checks = {
             "tracker": ("tracker.sqlite3", "events", "sender_id = ?"),
             "broker": ("events.sqlite3", "events", "sender_id = ? OR data LIKE '%4111%' || ?"),
-            "seen": ("connectors.sqlite3", "seen_messages", "message_id LIKE '%' || ? || '%'"),
+            "inbox": ("connectors.sqlite3", "inbox", "message_id LIKE '%' || ? || '%'"),
             "inbound": ("connectors.sqlite3", "whatsapp_last_inbound", "wa_id = ?"),
             "statuses": ("connectors.sqlite3", "whatsapp_statuses", "recipient_id = ?"),
             "deliveries": ("connectors.sqlite3", "deliveries", "message_id LIKE '%' || ? || '%'"),
@@ -137,7 +137,7 @@ async def test_one_customer_is_erased_from_every_store_and_nobody_else(bot: Bot)
     assert counts["event_broker"] == counts["tracker_store"]
     assert counts["outbox"] == 2
     assert counts["connector_state"] == {
-        "seen_messages": 2,
+        "inbox": 2,
         "whatsapp_last_inbound": 1,
         "whatsapp_statuses": 2,
         "deliveries": 2,

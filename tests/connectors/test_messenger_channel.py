@@ -262,8 +262,9 @@ async def test_a_message_seen_before_a_restart_is_not_handled_again(
 ) -> None:
     await harness.post(fixture("quick_reply"))
     restarted = MessengerInput.from_credentials(credentials("http://unused", tmp_path / "state.db"))
-    event = json.loads(fixture("quick_reply"))["entry"][0]["messaging"][0]["message"]
-    assert not await restarted.seen.first_time("messenger", event["mid"])
+    event = json.loads(fixture("quick_reply"))["entry"][0]["messaging"][0]
+    sender, mid = event["sender"]["id"], event["message"]["mid"]
+    assert not await restarted.inbox.accept(sender, mid, {})
 
 
 async def test_delivery_and_read_watermarks_keep_the_latest(harness: Harness) -> None:

@@ -484,10 +484,20 @@ async def test_a_message_its_turn_stored_before_the_process_died_is_not_run_twic
     assert await Inbox(tmp_path / "webchat.sqlite", "webchat", lease_seconds=0).take_due() == []
 
 
-async def test_the_inbox_keeps_a_card_number_masked(open_tab, bench, tmp_path):
+async def test_the_inbox_keeps_a_card_number_masked_and_forgets_the_text_after_the_turn(
+    open_tab, bench, tmp_path
+):
+    def bodies() -> list[dict[str, Any]]:
+        stored = sqlite3.connect(tmp_path / "webchat.sqlite").execute("SELECT body FROM inbox")
+        return [json.loads(body) for (body,) in stored]
+
+    bench.bot.release = asyncio.Event()
     async with open_tab(new_session()) as tab:
         await tab.next("history")
         await tab.say("my card is 4242 4242 4242 4242")
+        await tab.next("typing")  # the turn runs, and waits for the release
+        assert [body["text"] for body in bodies()] == ["my card is [card ending 4242]"]
+        bench.bot.release.set()
         await tab.bot_reply()
-    stored = sqlite3.connect(tmp_path / "webchat.sqlite").execute("SELECT body FROM inbox")
-    assert [json.loads(body)["text"] for (body,) in stored] == ["my card is [card ending 4242]"]
+    await bench.channel.tasks.wait_idle()
+    assert bodies() == [{}]

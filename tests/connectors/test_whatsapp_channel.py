@@ -4,8 +4,10 @@
 message's output channel, as Rasa's agent does.
 """
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import aiohttp
 import pytest
 from rasa.core.channels.channel import UserMessage
 
+from connectors.common.inbox import Inbox
 from connectors.common.signature import sign_meta_payload
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.settings import WhatsAppSettings
@@ -149,6 +152,72 @@ async def test_a_message_seen_before_a_restart_is_not_processed_again(
             await Bench(url, channel, graph, received).deliver(fixture_bytes("text"))
         lives.append(received)
     assert [len(received) for received in lives] == [1, 0]
+
+
+async def _received_within(received: Sequence[object], count: int, seconds: float) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if len(received) >= count:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_a_message_accepted_by_a_process_that_died_is_answered_after_its_lease(
+    graph: GraphApiStandIn, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.sqlite3"
+    webhook = json.loads(fixture_bytes("text"))
+    [message] = webhook["entry"][0]["changes"][0]["value"]["messages"]
+    died = Inbox(state, "whatsapp", lease_seconds=0)  # answered 200, then killed
+    await died.accept(WA_ID, message["id"], {"webhook": webhook})
+    channel = WhatsAppInput(settings(graph, state, inbox_lease_seconds="0.2"))
+    received: list[UserMessage] = []
+    async with serving(mount(channel, received)):
+        await _received_within(received, 1, 10)
+        await asyncio.sleep(0.6)  # further replay rounds find nothing to do
+    assert [(m.sender_id, m.message_id, m.text) for m in received] == [
+        (WA_ID, message["id"], "Does it come in another color?")
+    ]
+    assert [reply["to"] for reply in graph.sent] == [WA_ID]
+
+
+async def test_a_turn_that_failed_runs_again_after_the_lease_and_only_once_more(
+    graph: GraphApiStandIn, tmp_path: Path
+) -> None:
+    channel = WhatsAppInput(settings(graph, tmp_path / "state.sqlite3", inbox_lease_seconds="0.2"))
+    tries: list[str] = []
+
+    async def rasa_down_once(message: UserMessage) -> None:
+        tries.append(message.text or "")
+        if len(tries) == 1:
+            raise ConnectionError("the action server is restarting")
+        await message.output_channel.send_text_message(message.sender_id, "Blue, yes.")
+
+    app = sanic_app("whatsapp")
+    app.blueprint(channel.blueprint(rasa_down_once), url_prefix="/webhooks/whatsapp")
+    async with serving(app) as url:
+        status, _ = await Bench(url, channel, graph).deliver(fixture_bytes("text"))
+        await _received_within(tries, 2, 10)
+        await channel.tasks.wait_idle()
+        await asyncio.sleep(0.6)
+    assert status == 200
+    assert tries == ["Does it come in another color?"] * 2
+    assert [reply["text"]["body"] for reply in graph.sent] == ["🤖 Blue, yes."]
+
+
+async def test_a_webhook_that_could_not_be_stored_is_503_and_meta_s_retry_is_handled(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def disk_full(*_: Any) -> set[str]:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bench.channel.inbox, "accept_all", disk_full)
+        status, body = await bench.deliver(fixture_bytes("text"))
+    assert (status, body["error"]) == (503, "not_stored")
+    assert bench.received == []
+    status, _ = await bench.deliver(fixture_bytes("text"))  # Meta sends it again
+    assert status == 200
+    assert [m.text for m in bench.received] == ["Does it come in another color?"]
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ async def test_an_erased_customer_is_gone_from_every_store(product: Product) -> 
     }
     before = rows_of(product.workdir, customer.id, ids)
     for store in ("tracker.sqlite3:events", "events.sqlite3:events", "handoff.sqlite3:messages",
-                  "connectors.sqlite3:seen_messages", "outbox.sqlite3:handoff_outbox"):  # fmt: skip
+                  "connectors.sqlite3:inbox", "outbox.sqlite3:handoff_outbox"):  # fmt: skip
         assert before.get(store), (store, before)
 
     record = await agent.erase(queued["id"])
