@@ -2,9 +2,9 @@
 
 Routes (Rasa mounts them under ``/webhooks/messenger``) come from the shared Meta webhook base
 (`connectors.common.meta_webhook`): ``GET /webhook`` (subscription check), ``POST /webhook``
-(signed events, 200 once in the inbox, handled in the background, each message once), ``POST /deliver``
-(agent and system lines, sent within Messenger's messaging window, connectors.messenger.window)
-and ``GET /media/<media_id>`` (an attachment the customer sent).
+(signed events, 200 once in the inbox, handled in the background, each message once),
+``POST /deliver`` (agent and system lines, sent within Messenger's messaging window,
+connectors.messenger.window) and ``GET /media/<media_id>`` (an attachment the customer sent).
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Routes under /webhooks/whatsapp/ come from the shared Meta webhook base
 (`connectors.common.meta_webhook`): `GET /webhook` (verification), `POST /webhook` (signed event
-batches: 200 once in the inbox, processed in the background), `POST /deliver` (agent and system lines),
-`GET /media/<media_id>` (a customer's media file, for the handoff service) and `GET /` (health).
-Messages for another business number (`phone_number_id`) are logged and left alone.
+batches: 200 once in the inbox, processed in the background), `POST /deliver` (agent and system
+lines), `GET /media/<media_id>` (a customer's media file, for the handoff service) and `GET /`
+(health). Messages for another business number (`phone_number_id`) are logged and left alone.
 """
 
 from __future__ import annotations
