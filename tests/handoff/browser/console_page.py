@@ -90,9 +90,22 @@ class ConsolePage:
             f"conversation {handoff_id} is not in the list",
         )
 
+    def row_text(self, handoff_id: str) -> str:
+        """The row's text, read in one script: a live redraw can replace the row between a
+        lookup and a read."""
+        script = "return document.querySelector(`#queue-list li[data-id='${arguments[0]}']`)"
+        return self.until(
+            lambda: self.driver.execute_script(f"{script}?.innerText", handoff_id),
+            f"conversation {handoff_id} is not in the list",
+        )
+
     def row_ids(self) -> list[str]:
-        rows = self.driver.find_elements(By.CSS_SELECTOR, "#queue-list li[data-id]")
-        return [row.get_attribute("data-id") or "" for row in rows]
+        """The listed conversations in order, read in one script (see `row_text`)."""
+        ids: list[str] = self.driver.execute_script(
+            "return [...document.querySelectorAll('#queue-list li[data-id]')]"
+            ".map((row) => row.dataset.id)"
+        )
+        return ids
 
     def selected_row(self) -> str | None:
         rows = self.driver.find_elements(By.CSS_SELECTOR, '#queue-list li[aria-selected="true"]')

@@ -120,8 +120,8 @@ def test_a_supervisor_moves_an_outage_to_the_specialists_undoes_it_then_resolves
     )
     console.screenshot("crisis-bulk-move")
     for conversation in moved:
-        console.until(lambda c=conversation: "Device support" in console.row(c["id"]).text, "moved")
-    assert "Device support" not in console.row(stays["id"]).text
+        console.until(lambda c=conversation: "Device support" in console.row_text(c["id"]), "moved")
+    assert "Device support" not in console.row_text(stays["id"])
     console.find("#crisis-undo").click()
     console.until(
         lambda: console.text_of("#crisis-result") == "Undone for 2 conversations.",
@@ -129,7 +129,7 @@ def test_a_supervisor_moves_an_outage_to_the_specialists_undoes_it_then_resolves
     )
     for conversation in moved:
         console.until(
-            lambda c=conversation: "Device support" not in console.row(c["id"]).text, "back"
+            lambda c=conversation: "Device support" not in console.row_text(c["id"]), "back"
         )
     # resolving cannot be undone: the dialog asks first, with the count, then resolves them all
     Select(console.find("#crisis-action")).select_by_value("resolve")
