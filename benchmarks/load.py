@@ -1,6 +1,6 @@
 """Load and spike test of the whole product through its real webhooks.
 
-`.venv-bot/bin/python -m benchmarks.load [--topology scaled|embedded] [--rate 0.5]
+`.venv-bot/bin/python -m benchmarks.load [--topology scaled|embedded|both] [--rate 0.5]
 [--baseline 20] [--spike-factor 100] [--spike-seconds 3] [--mix whatsapp=4,messenger=3,webchat=3]
 [--handoff-share 0.2] [--sanic-workers 1] [--chaos]`
 
@@ -249,16 +249,23 @@ async def _sample(results: Results) -> None:
         await asyncio.sleep(1.0)
 
 
+def turns_per_second(results: Results, phase: str) -> float | None:
+    """Turns finished in the phase over the time between its first and last."""
+    done = [at for which, at in results.turns_done if which == phase]
+    span = (max(done) - min(done)) if len(done) > 1 else 0.0
+    return len(done) / span if span else None
+
+
 def report(phases: list[Phase], results: Results, topology: Topology, load: list[str]) -> None:
     print(f"topology: {topology.kind}; machine load average {' -> '.join(load)}")
     for phase in phases:
         name = phase.name
-        done = [at for which, at in results.turns_done if which == name]
-        span = (max(done) - min(done)) if len(done) > 1 else 0.0
-        rate = f"{len(done) / span:.1f} turns/s" if span else "-"
+        done = sum(1 for which, _ in results.turns_done if which == name)
+        per_second = turns_per_second(results, name)
+        rate = f"{per_second:.1f} turns/s" if per_second else "-"
         print(
             f"{name:<9} {phase.rate:g} conversations/s for {phase.seconds:g} s:"
-            f" {len(done)} turns, {rate}"
+            f" {done} turns, {rate}"
         )
         if results.webhook[name]:
             print(f"  webhook answer   {summary_ms(results.webhook[name])}")
@@ -286,7 +293,8 @@ def parse_mix(raw: str) -> dict[str, int]:
     return mix
 
 
-async def benchmark(args: argparse.Namespace, workdir: Path) -> bool:
+async def benchmark(args: argparse.Namespace, kind: str, workdir: Path) -> tuple[Results, bool]:
+    """The run's results on the `kind` topology, and whether every invariant held."""
     arrivals = Arrivals(asyncio.get_running_loop())
     phases = [
         Phase("baseline", args.baseline, args.rate),
@@ -295,9 +303,7 @@ async def benchmark(args: argparse.Namespace, workdir: Path) -> bool:
     ]
     load = [f"{os.getloadavg()[0]:.1f}"]
     with GraphApiThread(arrivals) as graph_url:
-        topology = await asyncio.to_thread(
-            start, args.topology, graph_url, workdir, args.sanic_workers
-        )
+        topology = await asyncio.to_thread(start, kind, graph_url, workdir, args.sanic_workers)
         try:
             load.append(f"{os.getloadavg()[0]:.1f} (servers up)")
             results = Results()
@@ -318,7 +324,7 @@ async def benchmark(args: argparse.Namespace, workdir: Path) -> bool:
                 check, topology.store_url, results.sent, results.handoffs, SETTLE_SECONDS
             )
             print(findings.report())
-            return findings.ok
+            return results, findings.ok
         except BaseException:
             show_logs(topology.logs)
             raise
@@ -328,7 +334,12 @@ async def benchmark(args: argparse.Namespace, workdir: Path) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--topology", choices=("scaled", "embedded"), default="scaled")
+    parser.add_argument(
+        "--topology",
+        choices=("scaled", "embedded", "both"),
+        default="scaled",
+        help="both: the same load on embedded, then on scaled, with turns/s side by side",
+    )
     parser.add_argument("--rate", type=float, default=0.5, help="new conversations per second")
     parser.add_argument("--baseline", type=float, default=20.0, help="seconds before and after")
     parser.add_argument("--spike-factor", type=float, default=100.0)
@@ -345,9 +356,26 @@ def main() -> None:
     args = parser.parse_args()
     if args.chaos and args.topology != "scaled":
         parser.error("--chaos needs --topology scaled (run-scaled.sh restarts what is killed)")
-    with tempfile.TemporaryDirectory(prefix="load-bench-") as directory:
-        ok = asyncio.run(benchmark(args, Path(directory)))
-    sys.exit(0 if ok else 1)
+    kinds = ("embedded", "scaled") if args.topology == "both" else (args.topology,)
+    runs: dict[str, tuple[Results, bool]] = {}
+    for kind in kinds:
+        with tempfile.TemporaryDirectory(prefix="load-bench-") as directory:
+            runs[kind] = asyncio.run(benchmark(args, kind, Path(directory)))
+    if len(runs) > 1:
+        print_side_by_side({kind: results for kind, (results, _) in runs.items()})
+    sys.exit(0 if all(ok for _, ok in runs.values()) else 1)
+
+
+def print_side_by_side(runs: dict[str, Results]) -> None:
+    print("turns/s side by side (scaled / embedded):")
+    for phase in ("baseline", "spike", "after"):
+        rates = {kind: turns_per_second(results, phase) for kind, results in runs.items()}
+        shown = ", ".join(
+            f"{kind} {rate:.1f}" if rate else f"{kind} -" for kind, rate in rates.items()
+        )
+        embedded, scaled = rates.get("embedded"), rates.get("scaled")
+        ratio = f"{scaled / embedded:.2f}x" if embedded and scaled else "-"
+        print(f"  {phase:<9} {shown}: {ratio}")
 
 
 if __name__ == "__main__":
