@@ -67,6 +67,8 @@ class Inbox:
         """Store (conversation id, message id, body) triples in one transaction, leased to this
         process; the message ids not accepted before."""
 
+        if not messages:  # e.g. a webhook of delivery statuses only
+            return set()
         now, lease = time.time(), self.lease_seconds
 
         def insert(conn: sqlite3.Connection) -> set[str]:
