@@ -210,6 +210,7 @@ async def started(app: Sanic) -> None:
         instance,
         settings.session_cleanup_seconds,
         app.ctx.auth.purge_expired,
+        at_start=False,  # an expired session is refused anyway; its row can wait for a round
     )
     surveys = run_leased(  # due CSAT surveys, after the policy's delay, started once
         app.ctx.sessions,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff import views
@@ -40,6 +42,8 @@ from handoff.services.suggestion_scrub import scrub
 from handoff.services.views import load_row
 
 Encode = Callable[[Sequence[str]], np.ndarray]
+logger = logging.getLogger(__name__)
+
 CONTEXT_LINES = 3  # customer lines before a reply (and of the open conversation) that count
 MINE_BATCH = 50  # conversations per mining round
 MIN_REPLY_CHARS = 12  # shorter agent lines ("ok", "one moment") are not worth suggesting
@@ -168,6 +172,21 @@ class SuggestionService:
         if not rows:
             return 0
         vectors = await self.encode([c for *_, c, _ in found] + [t for *_, t in found])
+        try:
+            await self._store_mined(rows, found, vectors)
+        except IntegrityError:
+            # Another round (a call beside the periodic job, or an instance whose lease ran out
+            # during the encoding) stored these conversations first; the batch is all or nothing.
+            logger.info("suggestions: another round mined these conversations first")
+            return 0
+        return len(rows)
+
+    async def _store_mined(
+        self,
+        rows: Sequence[Conversation],
+        found: Sequence[tuple[Conversation, Message, str, str]],
+        vectors: np.ndarray,
+    ) -> None:
         async with self.sessions.begin() as session:
             for number, (row, reply, context, text) in enumerate(found):
                 session.add(
@@ -186,7 +205,6 @@ class SuggestionService:
                 )
             for row in rows:
                 session.add(SuggestionMined(conversation_id=row.id))
-        return len(rows)
 
     async def refresh(self) -> None:
         """Catch the index up: the library as it is now, new mined replies, all feedback."""

@@ -3,8 +3,12 @@ for the conversation at hand, learning from what agents do with them (docs/sugge
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
+import pytest
+from sqlalchemy import select
+
+from handoff.models import SuggestionEntry
 from handoff.roles import Role
 from handoff.services.canned_replies import CannedReplyService
 from handoff.services.suggestion_scrub import scrub
@@ -135,6 +139,17 @@ async def test_a_mined_reply_is_filled_for_the_new_customer_never_with_the_old_o
     everything = " ".join(item["text"] + " ".join(item["why"]) for item in shown)
     for detail in ("Maria", "Lopez", "LH30571122", "Dana", "Jonas", "dana.berg"):
         assert detail not in everything
+
+
+async def test_two_mining_rounds_at_once_store_each_reply_once(sessions, library):
+    await store_past(sessions, HISTORY)
+    rounds = [SuggestionService(sessions, CannedReplyService(sessions)) for _ in range(2)]
+    mined = await asyncio.gather(*(service.mine() for service in rounds))
+    assert sorted(mined) == [0, 3]  # the later round finds the work done and stores nothing
+    assert await rounds[0].mine() == 0
+    async with sessions() as session:
+        entries = (await session.scalars(select(SuggestionEntry.message_id))).all()
+    assert len(entries) == len(set(entries)) == 3
 
 
 def test_personal_details_become_placeholders_or_masks():
