@@ -3,11 +3,11 @@
 A channel acknowledges a message only after `accept` wrote it here, and `finish` marks it done
 once Rasa's turn has stored it. A process killed between the two leaves the message pending;
 once its lease runs out, any process sharing the file takes it (`take_due`) and runs the turn
-again, so an acknowledged message is not lost. The caller checks the tracker before replaying
-(Rasa keeps the channel's message id on the user event): a turn that stored the message but
-died before `finish` is not run twice. The lease must outlast the slowest turn, or a turn still
-running would be replayed beside itself. A finished message keeps only its ids; one whose
-turn failed `MAX_ATTEMPTS` times keeps its body for a person to look at.
+again, so an acknowledged message is not lost. The replay checks the tracker first
+(`connectors.common.turns`; Rasa keeps the channel's message id on the user event): a turn that
+stored the message but died before `finish` is not run twice. The lease must outlast the
+slowest turn, or a turn still running would be replayed beside itself. A finished message keeps
+only its ids; one whose turn failed `MAX_ATTEMPTS` times keeps its body for a person to look at.
 """
 
 from __future__ import annotations

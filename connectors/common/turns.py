@@ -24,17 +24,20 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 REPLAY_SECONDS = 10.0  # how often a process looks for accepted messages whose turn died
 
 
-async def stored_message_ids(app: Any, sender_id: str) -> set[str]:
-    """The channel message ids of the sender's user events, every session."""
+async def tracker_events(app: Any, sender_id: str) -> list[dict[str, Any]]:
+    """Every event of the conversation, all sessions, as Rasa serialises them."""
     agent = getattr(app.ctx, "agent", None)
     if agent is None or agent.tracker_store is None:
-        return set()
+        return []
     tracker = await agent.tracker_store.retrieve_full_tracker(sender_id)
-    if tracker is None:
-        return set()
+    return [] if tracker is None else [event.as_dict() for event in tracker.events]
+
+
+async def stored_message_ids(app: Any, sender_id: str) -> set[str]:
+    """The channel message ids of the sender's user events, every session."""
     return {
         str(event["message_id"])
-        for event in (event.as_dict() for event in tracker.events)
+        for event in await tracker_events(app, sender_id)
         if event.get("event") == "user" and event.get("message_id")
     }
 

@@ -43,7 +43,7 @@ from connectors.common.deliveries import DeliveryLedger
 from connectors.common.inbox import DEFAULT_LEASE_SECONDS, Inbox, Pending
 from connectors.common.pii import load_rules, masked_messages, rules_path
 from connectors.common.status_report import HandoffEndpoint
-from connectors.common.turns import OnNewMessage, Replayer, unless_stored
+from connectors.common.turns import OnNewMessage, Replayer, tracker_events, unless_stored
 from connectors.webchat.frames import (
     CustomerMessage,
     CustomerTyping,
@@ -186,7 +186,7 @@ class WebChatInput(InputChannel):
         lang = language(request.args.get("lang"))
         await self.hub.add(conversation_id, ws)
         try:
-            events = await _tracker_events(request.app, conversation_id)
+            events = await tracker_events(request.app, conversation_id)
             history = history_frame(
                 events, bot_name=self.output.bot_name, bot_marker=self.output.bot_marker
             )
@@ -308,7 +308,7 @@ class WebChatInput(InputChannel):
         tracker, from which a tab opened later loads it."""
         if getattr(request.app.ctx, "agent", None) is None:
             return deliver_error(503, "rasa_unavailable", "The bot is not ready yet; retry.")
-        events = await _tracker_events(request.app, req.conversation_id)
+        events = await tracker_events(request.app, req.conversation_id)
         if not events:
             return deliver_error(
                 404, "unknown_conversation", "There is no web chat conversation with this id."
@@ -352,15 +352,6 @@ def _origins(raw: Any) -> frozenset[str] | None:
         return None
     items = raw.split(",") if isinstance(raw, str) else raw
     return frozenset(str(item).strip().rstrip("/") for item in items if str(item).strip())
-
-
-async def _tracker_events(app: Any, conversation_id: str) -> list[dict[str, Any]]:
-    """Every event of the conversation, all sessions (the customer sees their whole history)."""
-    agent = getattr(app.ctx, "agent", None)
-    if agent is None or agent.tracker_store is None:
-        return []
-    tracker = await agent.tracker_store.retrieve_full_tracker(conversation_id)
-    return [] if tracker is None else [event.as_dict() for event in tracker.events]
 
 
 def _agent_frame(req: DeliverRequest) -> dict[str, Any]:

@@ -7,7 +7,7 @@ message's output channel, as Rasa's agent does.
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from connectors.common.inbox import Inbox
 from connectors.common.signature import sign_meta_payload
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.settings import WhatsAppSettings
+from harness.service import eventually
 from tests.connectors import sanic_app, serving
 from tools.simulator.graph_api import GraphApiStandIn
 
@@ -154,11 +155,13 @@ async def test_a_message_seen_before_a_restart_is_not_processed_again(
     assert [len(received) for received in lives] == [1, 0]
 
 
-async def _received_within(received: Sequence[object], count: int, seconds: float) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if len(received) >= count:
-            return
-        await asyncio.sleep(0.05)
+def reaches(items: Sequence[object], count: int) -> Callable[[], Awaitable[bool]]:
+    """A check for `eventually`: `items` has `count` entries."""
+
+    async def check() -> bool:
+        return len(items) >= count
+
+    return check
 
 
 async def test_a_message_accepted_by_a_process_that_died_is_answered_after_its_lease(
@@ -172,7 +175,7 @@ async def test_a_message_accepted_by_a_process_that_died_is_answered_after_its_l
     channel = WhatsAppInput(settings(graph, state, inbox_lease_seconds="0.2"))
     received: list[UserMessage] = []
     async with serving(mount(channel, received)):
-        await _received_within(received, 1, 10)
+        await eventually(reaches(received, 1), 10)
         await asyncio.sleep(0.6)  # further replay rounds find nothing to do
     assert [(m.sender_id, m.message_id, m.text) for m in received] == [
         (WA_ID, message["id"], "Does it come in another color?")
@@ -196,7 +199,7 @@ async def test_a_turn_that_failed_runs_again_after_the_lease_and_only_once_more(
     app.blueprint(channel.blueprint(rasa_down_once), url_prefix="/webhooks/whatsapp")
     async with serving(app) as url:
         status, _ = await Bench(url, channel, graph).deliver(fixture_bytes("text"))
-        await _received_within(tries, 2, 10)
+        await eventually(reaches(tries, 2), 10)
         await channel.tasks.wait_idle()
         await asyncio.sleep(0.6)
     assert status == 200
