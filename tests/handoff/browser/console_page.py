@@ -156,8 +156,12 @@ class ConsolePage:
         )
 
     def claim(self) -> None:
+        """Claim the open conversation; done once the reply box has the focus. (The live
+        event can unlock the box before the claim's own answer moves the focus there: keys
+        typed in between would land on the page and act as shortcuts.)"""
         self.find("#act-claim").click()
         self.until(lambda: self.find("#composer-text").is_enabled(), "the reply box stayed locked")
+        self.until(lambda: self.focused_id() == "composer-text", "the reply box got no focus")
 
     def reply_box(self) -> WebElement:
         return self.find("#composer-text")
