@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,11 +41,13 @@ class Receiver:
     arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set at each accepted event
     port: int = 0
     _runner: web.AppRunner | None = None
+    _held: socket.socket | None = None
 
     def __post_init__(self) -> None:
-        sock = free_socket()
-        self.port = sock.getsockname()[1]
-        sock.close()  # nothing listens until `up()`: connections are refused
+        # Bound but not listening until `up()`: connections are refused, and no other server
+        # of the test run can take the port meanwhile (a released port can be handed out again).
+        self._held = free_socket()
+        self.port = self._held.getsockname()[1]
 
     @property
     def url(self) -> str:
@@ -93,7 +96,12 @@ class Receiver:
         app.router.add_post("/hooks/lumen", self.handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        if self._held is not None:  # the site owns the socket from here
+            site: web.BaseSite = web.SockSite(self._runner, self._held)
+            self._held = None
+        else:
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
 
     async def down(self) -> None:
         if self._runner is not None:
