@@ -115,13 +115,15 @@ class SentenceEncoder(Encoder):
             ],
         )
         super().__init__(directory, lambda ids, mask: graph(ids, mask).numpy())
+        self.encode(["trace"])  # the graph is traced on its first call: here, not in a turn
 
 
 _shared = Shared(lambda: SentenceEncoder(model_dir()))
 
 
 def get_encoder() -> SentenceEncoder:
-    """The process's encoder, loaded on first use (about 0.5 s) and shared by all threads."""
+    """The process's encoder, loaded and traced on first use (about 2 s) and shared by all
+    threads."""
     return _shared.get()
 
 

@@ -26,7 +26,7 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.encoder import DIMENSION, TokenEncoding, encode_tokens, encoder_version
+from bot.encoder import DIMENSION, TokenEncoding, encode_tokens, encoder_version, get_encoder
 
 
 def align_to_tokens(encoding: TokenEncoding, tokens: list[Token]) -> np.ndarray:
@@ -66,6 +66,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SentenceEncoderFeaturizer:
+        get_encoder()  # loaded with the model, so the first customer's turn does not wait for it
         return cls(name=execution_context.node_name, config=config)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
