@@ -1,5 +1,5 @@
 """A local webhook receiver that verifies signatures as docs/webhooks.md tells integrators to,
-and can be down (not listening), up, scripted to fail, or hang."""
+down (not listening) until it comes up, once; it can be scripted to fail, or hang."""
 
 from __future__ import annotations
 
@@ -41,13 +41,13 @@ class Receiver:
     arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set at each accepted event
     port: int = 0
     _runner: web.AppRunner | None = None
-    _held: socket.socket | None = None
+    _sock: socket.socket = field(init=False)
 
     def __post_init__(self) -> None:
         # Bound but not listening until `up()`: connections are refused, and no other server
         # of the test run can take the port meanwhile (a released port can be handed out again).
-        self._held = free_socket()
-        self.port = self._held.getsockname()[1]
+        self._sock = free_socket()
+        self.port = self._sock.getsockname()[1]
 
     @property
     def url(self) -> str:
@@ -96,12 +96,7 @@ class Receiver:
         app.router.add_post("/hooks/lumen", self.handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        if self._held is not None:  # the site owns the socket from here
-            site: web.BaseSite = web.SockSite(self._runner, self._held)
-            self._held = None
-        else:
-            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
+        await web.SockSite(self._runner, self._sock).start()  # it closes the socket at `down()`
 
     async def down(self) -> None:
         if self._runner is not None:
