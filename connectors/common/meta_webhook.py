@@ -55,6 +55,7 @@ from connectors.common.limits import WEBHOOK_MAX_BYTES
 from connectors.common.pii import masked_messages
 from connectors.common.safe_json import JsonRejected, parse_json
 from connectors.common.signature import verify_meta_signature
+from connectors.common.startup import freeze_loaded_objects
 from connectors.common.turns import OnNewMessage, Replayer, unless_stored
 
 logger = logging.getLogger(__name__)
@@ -160,6 +161,8 @@ class MetaWebhookInput(InputChannel):
         @bp.get("/media/<media_id>")
         async def media(request: Request, media_id: str) -> HTTPResponse | None:
             return await self.serve_media(request, media_id)
+
+        bp.listener("after_server_start")(freeze_loaded_objects)
 
         @bp.listener("after_server_start")
         async def start_replaying(app: Sanic, _loop: Any) -> None:

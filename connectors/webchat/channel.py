@@ -42,6 +42,7 @@ from connectors.common.deliver import DeliverRequest, deliver_error, serve_deliv
 from connectors.common.deliveries import DeliveryLedger
 from connectors.common.inbox import DEFAULT_LEASE_SECONDS, Inbox, Pending
 from connectors.common.pii import load_rules, masked_messages, rules_path
+from connectors.common.startup import freeze_loaded_objects
 from connectors.common.status_report import HandoffEndpoint
 from connectors.common.turns import OnNewMessage, Replayer, tracker_events, unless_stored
 from connectors.webchat.frames import (
@@ -153,6 +154,8 @@ class WebChatInput(InputChannel):
 
         for uri, (filename, mime_type) in STATIC_FILES.items():
             bp.add_route(_static_handler(filename, mime_type), uri, methods=["GET"])
+
+        bp.listener("after_server_start")(freeze_loaded_objects)
 
         @bp.listener("after_server_start")
         async def start_hub(app: Any, _loop: Any) -> None:

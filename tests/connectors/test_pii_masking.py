@@ -21,9 +21,9 @@ from rasa.core.agent import Agent
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.channels.channel import UserMessage
 from rasa.core.lock_store import InMemoryLockStore
-from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 
+from bot.tracker_store import CountingSQLTrackerStore
 from connectors.common.attachments import attachment
 from connectors.common.pii import load_rules, main, mask_message, masked_messages
 from connectors.common.signature import sign_meta_payload
@@ -66,7 +66,7 @@ def agent_with_broker(tmp_path: Path) -> tuple[ScriptedBot, Stores]:
     """Rasa's agent as `bot/endpoints.yml` configures it: SQL tracker store, SQL event broker."""
     stores = Stores(tmp_path / "tracker.db", tmp_path / "events.db")
     domain = Domain.empty()
-    store = SQLTrackerStore(
+    store = CountingSQLTrackerStore(
         domain,
         dialect="sqlite",
         db=str(stores.tracker_db),
