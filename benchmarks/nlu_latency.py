@@ -35,6 +35,7 @@ import aiohttp
 from benchmarks import summary_ms
 from benchmarks.connectors_turn import QUESTIONS, TURN_TIMEOUT, start_bot
 from harness import processes
+from harness.stack import RASA_TOKEN
 from scripts.nlu_models import PIPELINES, ROOT, train, training_seconds
 
 # Written for this benchmark: short, long, misspelt, a few topics.
@@ -77,7 +78,8 @@ async def measure(
 
         async def parse(name: str, number: int) -> float:
             text = PARSE_TEXTS[number % len(PARSE_TEXTS)]
-            return await timed_post(http, f"{urls[name]}/model/parse", {"text": text})
+            url = f"{urls[name]}/model/parse?token={RASA_TOKEN}"  # Rasa's API needs the token
+            return await timed_post(http, url, {"text": text})
 
         async def turn(name: str, number: int) -> float:
             body = {"sender": senders[name], "message": QUESTIONS[number % len(QUESTIONS)]}
