@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 def freeze_loaded_objects(_app: Any, _loop: Any) -> None:
     """A sanic `after_server_start` listener; each channel registers it (a second call only
     freezes what was made since the first)."""
+    first = gc.get_freeze_count() == 0
     gc.freeze()
-    frozen = gc.get_freeze_count()
-    logger.info("%d objects of the loaded server left out of garbage collection", frozen)
+    if first:
+        frozen = gc.get_freeze_count()
+        logger.info("%d objects of the loaded server left out of garbage collection", frozen)
