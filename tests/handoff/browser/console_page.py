@@ -58,6 +58,19 @@ class ConsolePage:
     def find(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
+    def click(self, css: str, message: str) -> None:
+        """Find `css` and click it; again when a redraw replaced the element between the two
+        (lists and logs redraw live, or when a load that an earlier click started ends)."""
+
+        def once() -> bool:
+            try:
+                self.find(css).click()
+            except StaleElementReferenceException:
+                return False
+            return True
+
+        self.until(once, message)
+
     def text_of(self, css: str) -> str:
         return self.find(css).text
 
@@ -117,17 +130,9 @@ class ConsolePage:
     # --- conversation ---
 
     def open(self, handoff_id: str) -> None:
-        """Click the conversation's row; the list redraws live (SLA countdowns), so a row found
-        a moment ago may be replaced before the click lands: find it again then."""
-
-        def click() -> bool:
-            try:
-                self.row(handoff_id).click()
-            except StaleElementReferenceException:
-                return False
-            return True
-
-        self.until(click, f"conversation {handoff_id} could not be opened")
+        """Click the conversation's row (the list redraws live: SLA countdowns)."""
+        row = f'#queue-list li[data-id="{handoff_id}"]'
+        self.click(row, f"conversation {handoff_id} could not be opened")
         self.wait_for_transcript()
 
     def wait_for_transcript(self) -> list[Line]:
