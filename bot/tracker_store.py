@@ -7,6 +7,8 @@ costs more the longer the conversation is (py-spy, a paused conversation of a fe
 events: that second retrieve was about a quarter of the customer's turn). The new events are
 the tracker's events past those stored, which the store's own count query gives
 (`_additional_events`, the same offset Rasa's diff takes from the retrieved tracker's length).
+`save` then runs that count once more to find the rows to insert: two small queries, kept so
+that Rasa's own insert code stays Rasa's, instead of one read of the whole session.
 
 Configured in `bot/endpoints.yml` and `bot/endpoints-scaled.yml` as
 `type: bot.tracker_store.CountingSQLTrackerStore`, with the SQL store's own settings.

@@ -97,9 +97,13 @@ class ConsolePage:
 
     # --- queue ---
 
+    @staticmethod
+    def row_css(handoff_id: str) -> str:
+        return f'#queue-list li[data-id="{handoff_id}"]'
+
     def row(self, handoff_id: str) -> WebElement:
         return self.until(
-            lambda: self.find(f'#queue-list li[data-id="{handoff_id}"]'),
+            lambda: self.find(self.row_css(handoff_id)),
             f"conversation {handoff_id} is not in the list",
         )
 
@@ -131,8 +135,7 @@ class ConsolePage:
 
     def open(self, handoff_id: str) -> None:
         """Click the conversation's row (the list redraws live: SLA countdowns)."""
-        row = f'#queue-list li[data-id="{handoff_id}"]'
-        self.click(row, f"conversation {handoff_id} could not be opened")
+        self.click(self.row_css(handoff_id), f"conversation {handoff_id} could not be opened")
         self.wait_for_transcript()
 
     def wait_for_transcript(self) -> list[Line]:

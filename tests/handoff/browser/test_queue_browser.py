@@ -78,7 +78,7 @@ def test_presence_auto_assigned_arrival_notification_and_handover(
     dana.show_tab("mine")
     dana.until(lambda: dana.driver.title.startswith("1 unread · "), "unread lost on reload")
     badge = dana.until(  # read in one step: a live redraw can replace the element
-        lambda: dana.text_of(f'#queue-list li[data-id="{arrived["id"]}"] .unread'), "badge lost"
+        lambda: dana.text_of(f"{dana.row_css(arrived['id'])} .unread"), "badge lost"
     )
     assert badge == "1"
     dana.open(arrived["id"])
